@@ -1,0 +1,2 @@
+"""gridregime: hourly market-regime verdicts for grid market-makers, built on snapshots."""
+__version__ = "0.1.0"

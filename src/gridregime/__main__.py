@@ -1,0 +1,5 @@
+import sys
+
+from gridregime.cli import main
+
+sys.exit(main())

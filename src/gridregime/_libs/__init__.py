@@ -1,0 +1,1 @@
+"""Compiled kernels (private). Use :mod:`gridregime.kernels` instead."""

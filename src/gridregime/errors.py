@@ -1,0 +1,9 @@
+"""Exception hierarchy. Every error a user can trigger names the file, field or parameter."""
+
+
+class GridRegimeError(Exception):
+    """Base class of every error raised on purpose by gridregime."""
+
+
+class InvalidParameterError(GridRegimeError, ValueError):
+    """A caller-supplied parameter is out of its domain; the message names it."""

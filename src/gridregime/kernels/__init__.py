@@ -1,0 +1,11 @@
+"""Public, validated wrappers around the compiled kernels.
+
+Each wrapper coerces its inputs to contiguous float64 once, checks windows and lengths, and
+calls a GIL-free kernel from :mod:`gridregime._libs`. Outputs are new float64 arrays of the
+input length, NaN during warm-up.
+"""
+from gridregime.kernels._validate import as_float64  # noqa: F401
+from gridregime.kernels.rolling import *  # noqa: F401,F403
+from gridregime.kernels.rolling import __all__ as _rolling_all
+
+__all__ = ["as_float64", *_rolling_all]

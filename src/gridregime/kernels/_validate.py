@@ -1,0 +1,51 @@
+"""Input checks shared by the kernel wrappers: done once, at the boundary."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_float64(values, name: str) -> np.ndarray:
+    """Return ``values`` as a 1-D C-contiguous float64 array (no copy when already one).
+
+    ``+/-inf`` become NaN so that every kernel sees a single missing-value marker.
+    """
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if arr.size and not np.isfinite(arr).all():
+        inf = np.isinf(arr)
+        if inf.any():
+            arr = arr.copy()
+            arr[inf] = np.nan
+    return arr
+
+
+def check_window(window, name: str = "window", minimum: int = 1) -> int:
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer, got {type(window).__name__}")
+    window = int(window)
+    if window < minimum:
+        raise ValueError(f"{name}: must be >= {minimum}, got {window}")
+    return window
+
+
+def check_min_periods(min_periods, window: int, name: str = "min_periods") -> int:
+    if min_periods is None:
+        return window
+    if isinstance(min_periods, bool) or not isinstance(min_periods, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer or None, got {type(min_periods).__name__}")
+    min_periods = int(min_periods)
+    if not 1 <= min_periods <= window:
+        raise ValueError(f"{name}: must be between 1 and window={window}, got {min_periods}")
+    return min_periods
+
+
+def check_same_length(**arrays: np.ndarray) -> int:
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"{k}={n}" for k, n in lengths.items())
+        raise ValueError(f"inputs must have equal lengths, got {desc}")
+    return next(iter(lengths.values()), 0)

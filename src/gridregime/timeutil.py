@@ -1,0 +1,75 @@
+"""UTC hour handling. Every timestamp inside gridregime is an aware UTC datetime."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from gridregime.errors import InvalidParameterError
+
+UTC = timezone.utc
+HOUR = timedelta(hours=1)
+HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+
+
+def to_utc(value: object, *, name: str = "time") -> datetime:
+    """Parse an ISO-8601 string, epoch milliseconds or datetime into an aware UTC datetime.
+
+    Naive datetimes and strings without an offset are taken as UTC.
+    """
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidParameterError(
+                f"{name}: expected an ISO-8601 time such as '2024-01-15T13:00:00Z', got {value!r}"
+            ) from None
+    elif isinstance(value, (int,)) and not isinstance(value, bool):
+        dt = datetime.fromtimestamp(value / 1000, tz=UTC)
+    else:
+        raise InvalidParameterError(
+            f"{name}: expected an ISO-8601 string, epoch milliseconds or datetime, "
+            f"got {type(value).__name__}"
+        )
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def to_utc_hour(value: object, *, name: str = "hour") -> datetime:
+    """Like :func:`to_utc`, but the time must fall exactly on an hour."""
+    dt = to_utc(value, name=name)
+    if dt.minute or dt.second or dt.microsecond:
+        raise InvalidParameterError(f"{name}: expected a time on the hour (HH:00:00), got {dt.isoformat()}")
+    return dt
+
+
+def floor_hour(value: object, *, name: str = "time") -> datetime:
+    dt = to_utc(value, name=name)
+    return dt.replace(minute=0, second=0, microsecond=0)
+
+
+def to_ms(dt: datetime) -> int:
+    """Epoch milliseconds of an aware datetime."""
+    return int(round(dt.timestamp() * 1000))
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def iso_z(dt: datetime) -> str:
+    """``2024-01-15T13:00:00Z`` form used in every file gridregime writes."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hour_range(start: datetime, end: datetime):
+    """Hours ``start, start+1h, ..., end`` (both inclusive)."""
+    h = start
+    while h <= end:
+        yield h
+        h += HOUR
