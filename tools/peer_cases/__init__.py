@@ -1,0 +1,1 @@
+"""Case modules for tools/compare_peers.py: each defines ``cases(n) -> list[Case]``."""
