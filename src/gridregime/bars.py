@@ -1,0 +1,114 @@
+"""The one in-memory shape of OHLCV bars: an Arrow table with a fixed schema.
+
+Sources return it, the snapshot store writes it, the reader returns it and the kernels get
+their float64 columns from it through :func:`bars_to_numpy` (the single Arrow → NumPy hop).
+
+Columns: ``ts`` (bar open time, ``timestamp[ms, UTC]``), ``open``, ``high``, ``low``,
+``close`` (float64, quote currency), ``volume`` (float64, base asset).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gridregime.errors import InvalidParameterError
+from gridregime.timeutil import HOUR_MS
+
+BAR_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+TS_TYPE = pa.timestamp("ms", tz="UTC")
+BARS_SCHEMA = pa.schema(
+    [("ts", TS_TYPE)] + [(c, pa.float64()) for c in BAR_COLUMNS[1:]]
+)
+
+
+def bars_table(ts_ms, open, high, low, close, volume) -> pa.Table:  # noqa: A002 - OHLC names
+    """Build a bars table from epoch-millisecond times and five numeric columns."""
+    ts = np.asarray(ts_ms, dtype=np.int64)
+    cols = [pa.array(ts, type=pa.int64()).cast(TS_TYPE)]
+    for name, values in zip(BAR_COLUMNS[1:], (open, high, low, close, volume)):
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != ts.shape:
+            raise InvalidParameterError(f"{name}: expected {ts.shape[0]} values like ts, got {arr.shape}")
+        cols.append(pa.array(arr, type=pa.float64()))
+    return pa.Table.from_arrays(cols, schema=BARS_SCHEMA)
+
+
+def empty_bars() -> pa.Table:
+    return BARS_SCHEMA.empty_table()
+
+
+def normalize_bars(table: pa.Table, *, name: str = "bars") -> pa.Table:
+    """Return ``table`` with exactly :data:`BARS_SCHEMA` (column order, types).
+
+    ``ts`` may be int64 epoch milliseconds or any Arrow timestamp; numeric columns are cast to
+    float64. Missing columns are an error naming them.
+    """
+    missing = [c for c in BAR_COLUMNS if c not in table.column_names]
+    if missing:
+        raise InvalidParameterError(f"{name}: missing column(s) {missing}; expected {list(BAR_COLUMNS)}")
+    ts = table.column("ts")
+    if pa.types.is_timestamp(ts.type):
+        ts = ts.cast(pa.timestamp(ts.type.unit, tz="UTC")).cast(TS_TYPE)
+    elif pa.types.is_integer(ts.type):
+        ts = ts.cast(pa.int64()).cast(TS_TYPE)
+    else:
+        raise InvalidParameterError(f"{name}.ts: expected epoch milliseconds or timestamps, got {ts.type}")
+    cols = [ts] + [table.column(c).cast(pa.float64()) for c in BAR_COLUMNS[1:]]
+    return pa.Table.from_arrays(cols, schema=BARS_SCHEMA)
+
+
+def ts_ms(table: pa.Table) -> np.ndarray:
+    """Bar open times as int64 epoch milliseconds (zero-copy when possible)."""
+    col = table.column("ts")
+    if pa.types.is_timestamp(col.type):
+        col = col.cast(pa.int64())
+    return np.ascontiguousarray(col.to_numpy(), dtype=np.int64)
+
+
+def bars_to_numpy(table: pa.Table) -> dict[str, np.ndarray]:
+    """Contiguous columns for the kernels: ``ts`` int64 ms, the rest float64."""
+    out = {"ts": ts_ms(table)}
+    for c in BAR_COLUMNS[1:]:
+        out[c] = np.ascontiguousarray(table.column(c).to_numpy(), dtype=np.float64)
+    return out
+
+
+def aggregate_hourly(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """Aggregate bars (e.g. 1m) into hourly bars.
+
+    Returns the hourly table (first open, max high, min low, last close, summed volume per
+    clock hour) and the number of source bars in each hour. Input must be sorted by ``ts``.
+    Hours with no source bar are absent: gaps stay gaps.
+    """
+    cols = bars_to_numpy(table)
+    ts = cols["ts"]
+    if ts.size == 0:
+        return empty_bars(), np.zeros(0, dtype=np.int64)
+    if np.any(np.diff(ts) <= 0):
+        raise InvalidParameterError("bars.ts: expected strictly increasing times before aggregating")
+    hour = ts // HOUR_MS
+    starts = np.flatnonzero(np.r_[True, hour[1:] != hour[:-1]])
+    ends = np.r_[starts[1:], ts.size] - 1
+    hourly = bars_table(
+        hour[starts] * HOUR_MS,
+        cols["open"][starts],
+        np.maximum.reduceat(cols["high"], starts),
+        np.minimum.reduceat(cols["low"], starts),
+        cols["close"][ends],
+        np.add.reduceat(cols["volume"], starts),
+    )
+    return hourly, (ends - starts + 1).astype(np.int64)
+
+
+def slice_time(table: pa.Table, start_ms: int | None = None, end_ms: int | None = None) -> pa.Table:
+    """Rows with ``start_ms <= ts < end_ms`` (either bound may be None)."""
+    ts = table.column("ts").cast(pa.int64())
+    mask = None
+    if start_ms is not None:
+        mask = pc.greater_equal(ts, start_ms)
+    if end_ms is not None:
+        m = pc.less(ts, end_ms)
+        mask = m if mask is None else pc.and_(mask, m)
+    return table if mask is None else table.filter(mask)
