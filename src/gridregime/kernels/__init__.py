@@ -7,5 +7,9 @@ input length, NaN during warm-up.
 from gridregime.kernels._validate import as_float64  # noqa: F401
 from gridregime.kernels.rolling import *  # noqa: F401,F403
 from gridregime.kernels.rolling import __all__ as _rolling_all
+from gridregime.kernels.rank import *  # noqa: F401,F403
+from gridregime.kernels.rank import __all__ as _rank_all
+from gridregime.kernels.ranges import *  # noqa: F401,F403
+from gridregime.kernels.ranges import __all__ as _ranges_all
 
-__all__ = ["as_float64", *_rolling_all]
+__all__ = ["as_float64", *_rolling_all, *_rank_all, *_ranges_all]

@@ -1,0 +1,357 @@
+"""The regime engine: bars → features → ranks → ranges → scores → verdict → :class:`RegimeResult`.
+
+One code path serves every entry point:
+
+- :meth:`RegimeEngine.analyze_from_snapshot` — one hour from a loaded snapshot;
+- :meth:`RegimeEngine.analyze_bars` — one hour from in-memory Arrow tables (no files);
+- :meth:`RegimeEngine.analyze_source` — one hour fetched straight from a ``DataSource``;
+- :meth:`RegimeEngine.analyze_hours` — many hours in one pass: every feature and rank is
+  computed once over the whole hourly series with the rolling kernels, then each hour is
+  classified. An analysis at hour H only ever uses hourly bars with open time <= H and the
+  1m bars of hour H.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+import pyarrow as pa
+
+from gridregime import __version__
+from gridregime.analysis import features as F
+from gridregime.analysis.classifier import ClassifierInputs, classify, competing_verdicts
+from gridregime.analysis.comparison import compare_discovered_vs_configured
+from gridregime.analysis.confidence import confidence, data_quality_factor
+from gridregime.analysis.ranges import choose_range, discover_ranges, percentile_bands
+from gridregime.analysis.result import (
+    STATUS_INSUFFICIENT, STATUS_OK, DataQuality, FeatureValue, RegimeResult, Scores,
+)
+from gridregime.analysis.scores import (
+    grid_capacity, mean_rev_score, trend_score, trend_streaks, vol_change_score,
+)
+from gridregime.bars import BARS_SCHEMA, bars_to_numpy, normalize_bars
+from gridregime.config import RegimeConfig
+from gridregime.errors import InvalidParameterError
+from gridregime.symbols import validate_symbol
+from gridregime.timeutil import HOUR_MS, from_ms, iso_z, to_ms, to_utc_hour
+
+__all__ = ["RegimeEngine", "ENGINE_VERSION"]
+
+ENGINE_VERSION = __version__
+
+
+@dataclass
+class _Series:
+    """Hourly columns (float64, ts int64 ms) and their features, computed once."""
+
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    features: dict[str, np.ndarray]
+
+
+def _columns(table: pa.Table, name: str) -> dict[str, np.ndarray]:
+    if not table.schema.equals(BARS_SCHEMA):  # snapshots and sources already give BARS_SCHEMA
+        table = normalize_bars(table, name=name)
+    cols = bars_to_numpy(table)
+    if cols["ts"].size > 1 and np.any(np.diff(cols["ts"]) <= 0):
+        raise InvalidParameterError(f"{name}.ts: expected strictly increasing bar times")
+    return cols
+
+
+def _minute_block(cols: dict[str, np.ndarray] | None, hour_ms: int) -> dict[str, np.ndarray] | None:
+    """The 1m bars whose open time falls in hour H (None when there are none)."""
+    if cols is None or cols["ts"].size == 0:
+        return None
+    ts = cols["ts"]
+    a, b = np.searchsorted(ts, [hour_ms, hour_ms + HOUR_MS])
+    if b <= a:
+        return None
+    return {k: v[a:b] for k, v in cols.items()}
+
+
+def _minute_features(minute: dict[str, np.ndarray] | None, bar: tuple[float, float, float, float],
+                     atr: float) -> tuple[float, float]:
+    """(rv_1m, hour_range_atr). rv_1m = sqrt(Σ r²) of the hour's 1m log returns, the first taken
+    open → close of the first minute; without minutes the hourly bar stands in (|log C/O|)."""
+    if minute is None:
+        o, h, l, c = bar
+        rv = abs(math.log(c / o))
+        rng = h - l
+    else:
+        close = minute["close"]
+        r0 = math.log(close[0] / minute["open"][0])
+        r = np.log(close[1:] / close[:-1])
+        rv = math.sqrt(r0 * r0 + float(np.dot(r, r)))
+        rng = float(np.max(minute["high"]) - np.min(minute["low"]))
+    return rv, (rng / atr if atr > 0 else math.nan)
+
+
+def _gap_hours(ts: np.ndarray) -> list[int]:
+    """Missing hourly open times (ms) between consecutive bars of ``ts``."""
+    steps = np.diff(ts) // HOUR_MS
+    out: list[int] = []
+    for k in np.flatnonzero(steps > 1):
+        out.extend(int(ts[k] + j * HOUR_MS) for j in range(1, int(steps[k])))
+    return out
+
+
+def _evidence(values: dict[str, float], ranks: dict[str, float], chosen: Any, width: float, spacing: float,
+              price: float, atr: float) -> dict[str, dict[str, float]]:
+    """The feature values and ranks behind each score, for the decision factors."""
+    def pack(names):
+        out = {}
+        for n in names:
+            out[n] = values[n]
+            out[f"{n}_rank"] = ranks[n]
+        return out
+
+    rq = {} if chosen is None else {
+        "containment": chosen.containment, "touches_lower": float(chosen.touches_lower),
+        "touches_upper": float(chosen.touches_upper), "width_atr": chosen.width_atr, "age": float(chosen.age)}
+    return {
+        "range_quality": rq,
+        "vol_change": pack(("vol_ratio", "atr_change")),
+        "trend": pack(("adx", "slope_r2", "er", "di_spread")),
+        "mean_rev": pack(("vr", "ac1", "mid_cross", "er")),
+        "grid_capacity": {"width": width, "spacing": spacing, "price": price, "atr": atr},
+    }
+
+
+class RegimeEngine:
+    """Stateless analyser; one instance may serve any number of symbols and hours.
+
+    Parameters
+    ----------
+    config : RegimeConfig, optional
+        Thresholds and windows; per-symbol overrides are applied for each analysed symbol.
+    """
+
+    def __init__(self, config: RegimeConfig | None = None) -> None:
+        self.config = config if config is not None else RegimeConfig()
+
+    # -- entry points -------------------------------------------------------------------------
+    def analyze_from_snapshot(self, snapshot: Any, grid_config: Any = None) -> RegimeResult:
+        """Analyse the hour of a loaded snapshot (its hourly history and the hour's 1m bars)."""
+        return self.analyze_bars(snapshot.symbol, snapshot.hourly, snapshot.minute, hour=snapshot.hour,
+                                 grid_config=grid_config)
+
+    def analyze_bars(self, symbol: str, hourly: pa.Table, minute: pa.Table | None = None, *,
+                     hour: Any = None, grid_config: Any = None) -> RegimeResult:
+        """Analyse one hour from in-memory bars.
+
+        ``hourly`` must contain a bar at ``hour`` (default: its last bar); later bars are ignored
+        and only the last ``history_hours`` bars up to ``hour`` are used, exactly what a snapshot
+        of that hour holds. ``minute`` may hold any 1m bars; those of ``hour`` are used, and
+        when there are none the hourly bar stands in (reported in data quality).
+        """
+        symbol = validate_symbol(symbol)
+        config = self.config.for_symbol(symbol)
+        cols = _columns(hourly, "hourly")
+        if cols["ts"].size == 0:
+            raise InvalidParameterError("hourly: expected at least one hourly bar, got none")
+        hour_ms = int(cols["ts"][-1]) if hour is None else to_ms(to_utc_hour(hour))
+        end = int(np.searchsorted(cols["ts"], hour_ms, side="right"))
+        if end == 0 or cols["ts"][end - 1] != hour_ms:
+            raise InvalidParameterError(f"hourly: no bar at hour {iso_z(from_ms(hour_ms))}")
+        start = max(0, end - config.history_hours)
+        cols = {k: np.ascontiguousarray(v[start:end]) for k, v in cols.items()}
+        series = self._series(cols, config)
+        n = series.ts.size
+        ranks = {name: F.rank_last(series.features[name], config) for name in F.RANKED_FEATURES}
+        streak, history = self._streak_at(series, n - 1, ranks, config)
+        lb = max(0, n - config.range_lookback)
+        band = percentile_bands(series.close[lb:], config)
+        percentile = (float(band[0][-1]), float(band[1][-1]))
+        rank_counts = {name: int(np.count_nonzero(np.isfinite(series.features[name][-config.rank_window:])))
+                       for name in F.SCORE_RANK_FEATURES}
+        minute_cols = None if minute is None else _columns(minute, "minute")
+        return self._assemble(symbol, series, n - 1, ranks, streak, history, percentile, rank_counts,
+                              _minute_block(minute_cols, hour_ms), grid_config, config)
+
+    def analyze_source(self, source: Any, symbol: str, hour: Any, grid_config: Any = None) -> RegimeResult:
+        """Fetch the hour's history (``history_hours`` hourly bars) and 1m bars from a
+        ``DataSource`` and analyse them in memory — no files involved."""
+        config = self.config.for_symbol(validate_symbol(symbol))
+        h = to_utc_hour(hour)
+        h_ms = to_ms(h)
+        start = from_ms(h_ms - (config.history_hours - 1) * HOUR_MS)
+        hourly = source.fetch_ohlcv(symbol, "1h", start, from_ms(h_ms + HOUR_MS))
+        minute = source.fetch_ohlcv(symbol, "1m", h, from_ms(h_ms + HOUR_MS))
+        return self.analyze_bars(symbol, hourly, minute, hour=h, grid_config=grid_config)
+
+    def analyze_hours(self, symbol: str, hourly: pa.Table, minute: pa.Table | None,
+                      hours: Iterable[Any], *, grid_config: Any = None) -> list[RegimeResult]:
+        """Analyse many hours in one pass over the whole hourly series.
+
+        Features and percentile ranks are computed once with the rolling kernels; each requested
+        hour (which must have an hourly bar) is then classified from the values at its index.
+        Equal to :meth:`analyze_bars` on each hour's ``history_hours``-bar history (scores within
+        1e-6: recursive smoothers are seeded at a different bar).
+        """
+        symbol = validate_symbol(symbol)
+        config = self.config.for_symbol(symbol)
+        cols = _columns(hourly, "hourly")
+        series = self._series(cols, config)
+        rank_arrays = {name: F.rank_series(series.features[name], config) for name in F.RANKED_FEATURES}
+        band_lo, band_hi = percentile_bands(series.close, config)
+        finite_cum = {name: np.concatenate([[0], np.cumsum(np.isfinite(series.features[name]))])
+                      for name in F.SCORE_RANK_FEATURES}
+        ts_all = trend_score(*(rank_arrays[k] for k in F.TREND_RANK_FEATURES), config=config)
+        direction = np.sign(np.nan_to_num(series.features["slope"]))
+        streaks = trend_streaks(ts_all, direction, config.trend_threshold)
+        minute_cols = None if minute is None else _columns(minute, "minute")
+        out = []
+        for hour in hours:
+            h_ms = to_ms(to_utc_hour(hour))
+            i = int(np.searchsorted(series.ts, h_ms))
+            if i >= series.ts.size or series.ts[i] != h_ms:
+                raise InvalidParameterError(f"hours: no hourly bar at {iso_z(from_ms(h_ms))}")
+            ranks = {name: float(rank_arrays[name][i]) for name in F.RANKED_FEATURES}
+            k = config.trend_confirm_bars
+            history = tuple(float(s) for s in ts_all[max(0, i - k + 1):i + 1])
+            lo_w = max(0, i - config.rank_window + 1)
+            rank_counts = {name: int(finite_cum[name][i + 1] - finite_cum[name][lo_w])
+                           for name in F.SCORE_RANK_FEATURES}
+            out.append(self._assemble(symbol, series, i, ranks, int(streaks[i]), history,
+                                      (float(band_lo[i]), float(band_hi[i])), rank_counts,
+                                      _minute_block(minute_cols, h_ms), grid_config, config))
+        return out
+
+    # -- internals ------------------------------------------------------------------------------
+    @staticmethod
+    def _series(cols: dict[str, np.ndarray], config: RegimeConfig) -> _Series:
+        feats = F.compute_features(cols["high"], cols["low"], cols["close"], config)
+        return _Series(cols["ts"], cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], feats)
+
+    @staticmethod
+    def _streak_at(series: _Series, i: int, ranks_at_i: dict[str, float],
+                   config: RegimeConfig) -> tuple[int, tuple[float, ...]]:
+        """Trend streak ending at bar ``i`` and the TrendScores of the last ``trend_confirm_bars``
+        bars, ranking earlier bars only as far back as needed (each rank is the same quantity
+        the rolling rank of the many-hour path gives at that bar)."""
+        feats = series.features
+        slope = feats["slope"]
+
+        def scores_tail(m: int) -> np.ndarray:
+            """TrendScores of the last ``m`` bars up to ``i``: the last by ``rank_last``, longer
+            tails by one rolling rank over a segment holding each bar's full rank window."""
+            if m <= 4:  # a few O(w) rank_last calls beat one rolling pass over the segment
+                out = np.empty(m)
+                for back in range(m):
+                    r = ([ranks_at_i[k] for k in F.TREND_RANK_FEATURES] if back == 0 else
+                         [F.rank_last(feats[k][:i + 1 - back], config) for k in F.TREND_RANK_FEATURES])
+                    out[m - 1 - back] = trend_score(*r, config=config)
+                return out
+            lo = max(0, i + 1 - m - config.rank_window)
+            r = [F.rank_series(np.ascontiguousarray(feats[k][lo:i + 1]), config)[-m:] for k in F.TREND_RANK_FEATURES]
+            return trend_score(*r, config=config)
+
+        def sign(j: int) -> int:
+            v = slope[j]
+            return 0 if not v == v or v == 0 else (1 if v > 0 else -1)
+
+        k = config.trend_confirm_bars
+        tail = scores_tail(min(k, i + 1))
+        history = tuple(float(v) for v in tail)
+        d = sign(i)
+        run = 0
+        while d != 0:
+            # tail[-1 - run] is bar i - run; extend the tail when the streak reaches its start
+            if run == tail.size:
+                if tail.size == i + 1:
+                    break
+                tail = scores_tail(min(i + 1, max(64, 4 * tail.size)))
+            j = i - run
+            if not (tail[-1 - run] >= config.trend_threshold and sign(j) == d):
+                break
+            run += 1
+        return run, history
+
+    def _assemble(self, symbol: str, s: _Series, i: int, ranks: dict[str, float], streak: int,
+                  trend_history: tuple[float, ...], percentile: tuple[float, float], rank_counts: dict[str, int],
+                  minute: dict[str, np.ndarray] | None, grid_config: Any, config: RegimeConfig) -> RegimeResult:
+        hour = from_ms(int(s.ts[i]))
+        price = float(s.close[i])
+        atr = float(s.features["atr"][i])
+        values = {name: float(s.features[name][i]) for name in F.HOURLY_FEATURES}
+        rv, hr_atr = _minute_features(minute, (s.open[i], s.high[i], s.low[i], price), atr)
+        feats = {name: FeatureValue(values[name], None if math.isnan(ranks[name]) else ranks[name])
+                 for name in F.HOURLY_FEATURES}
+        feats["rv_1m"] = FeatureValue(rv, None)
+        feats["hour_range_atr"] = FeatureValue(hr_atr, None)
+        slope = values["slope"]
+        direction = 0 if not math.isfinite(slope) or slope == 0 else (1 if slope > 0 else -1)
+
+        # Data quality: what a snapshot of this hour would hold (history_hours bars up to H).
+        first = max(0, i - config.history_hours + 1)
+        gaps = _gap_hours(s.ts[first:i + 1])
+        rank_start_ms = int(s.ts[max(0, i - config.rank_window + 1)])
+        gaps_in_rank_window = sum(1 for g in gaps if g > rank_start_ms)
+        n_minutes = 0 if minute is None else int(minute["ts"].size)
+        fill = min(rank_counts.values()) / config.rank_window
+        warnings = []
+        if fill < 1.0:
+            warnings.append(f"rank window not full: {min(rank_counts.values())} of {config.rank_window} values")
+        if minute is None:
+            warnings.append("no 1m bars for this hour: the hourly bar stands in for rv_1m and hour_range_atr")
+        elif n_minutes < 60:
+            warnings.append(f"{60 - n_minutes} of 60 minute bars missing")
+        if gaps:
+            warnings.append(f"{len(gaps)} missing hourly bar(s) in the history (not filled)")
+        q_factor = data_quality_factor(fill, 60 - n_minutes, gaps_in_rank_window, config)
+        dq = DataQuality(
+            hourly_bars=i + 1 - first, hourly_gaps=len(gaps), gap_hours=tuple(from_ms(g) for g in gaps),
+            minute_bars=n_minutes, minutes_source="hourly" if minute is None else "1m",
+            rank_window_full=fill >= 1.0, rank_fill=fill, confidence_factor=q_factor, warnings=tuple(warnings),
+        )
+        common = dict(symbol=symbol, hour=hour, features=feats, price=price, atr=atr,
+                      config_hash=config.config_hash, engine_version=ENGINE_VERSION, data_quality=dq)
+
+        missing_ranks = [name for name in F.SCORE_RANK_FEATURES if math.isnan(ranks[name])]
+        if missing_ranks:
+            need = F.required_bars(config)
+            have = i + 1 - first
+            missing = max(0, max(need[name] for name in missing_ranks) - have)
+            if missing:
+                reason = (f"history too short: {have} hourly bars, {have + missing} needed for percentile "
+                          f"ranks of {', '.join(missing_ranks)} ({missing} hours missing)")
+            else:
+                reason = f"feature(s) undefined at this hour (e.g. flat prices): {', '.join(missing_ranks)}"
+            return RegimeResult(status=STATUS_INSUFFICIENT, reason=reason, verdict=None, direction=direction,
+                                confidence=0.0, scores=None, chosen_range=None, candidates=(), trend_streak=0,
+                                missing_hours=missing, **common)
+
+        lo = max(0, i - config.range_lookback + 1)
+        candidates = discover_ranges(s.high[lo:i + 1], s.low[lo:i + 1], s.close[lo:i + 1], s.volume[lo:i + 1],
+                                     atr, config, percentile=percentile)
+        chosen = choose_range(candidates)
+        width = chosen.upper - chosen.lower if chosen is not None else 0.0
+        capacity, spacing = grid_capacity(width, price, atr, config)
+        r = ranks
+        scores = Scores(
+            trend=float(trend_score(r["adx"], r["slope_r2"], r["er"], r["di_spread"], config)),
+            mean_rev=float(mean_rev_score(r["vr"], r["ac1"], r["mid_cross"], r["er"], config)),
+            vol_change=float(vol_change_score(r["vol_ratio"], r["atr_change"])),
+            range_quality=0.0 if chosen is None else float(chosen.quality),
+            grid_capacity=capacity, grid_capacity_ok=capacity >= config.min_grid_levels, spacing=spacing,
+        )
+        room = math.nan if chosen is None else min(chosen.position, 1.0 - chosen.position) * chosen.width_atr
+        x = ClassifierInputs(scores.trend, scores.mean_rev, scores.vol_change, scores.range_quality,
+                             capacity, streak, direction, trend_history, room,
+                             _evidence(values, ranks, chosen, width, spacing, price, atr))
+        verdict, factors = classify(x, config)
+        comparison = None
+        if grid_config is not None and chosen is not None:
+            comparison = compare_discovered_vs_configured(grid_config, chosen, price, atr, config)
+        return RegimeResult(
+            status=STATUS_OK, reason=None, verdict=verdict, direction=direction,
+            confidence=confidence(factors, q_factor), scores=scores, chosen_range=chosen,
+            candidates=candidates, trend_streak=streak, competing=competing_verdicts(verdict, factors, x),
+            decision_factors=factors, comparison=comparison, **common,
+        )

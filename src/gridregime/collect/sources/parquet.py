@@ -1,0 +1,140 @@
+"""Directory of Parquet candle files named ``SYMBOL_TF_FIRST_LAST.parquet``.
+
+The layout of the project's real-data directory: columns ``ts`` (int64 epoch ms of the bar open,
+or an Arrow timestamp), ``open``, ``high``, ``low``, ``close``, ``volume``; ``FIRST`` and ``LAST``
+are the UTC dates of the first and last bar. Several files per symbol and timeframe may exist: the
+ones overlapping a request are read, concatenated and de-duplicated.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gridregime.bars import BAR_COLUMNS, normalize_bars
+from gridregime.collect.sources.base import (
+    SourceDataError,
+    bars_for_timeframe,
+    check_time_range,
+    check_timeframe,
+    concat_dedup,
+    validate_bars,
+)
+from gridregime.errors import GridRegimeError, InvalidParameterError
+from gridregime.symbols import validate_symbol
+from gridregime.timeutil import to_ms
+
+_NAME_RE = re.compile(
+    r"^(?P<symbol>[A-Z0-9]{1,20}-[A-Z0-9]{1,20})_(?P<tf>\w+?)_(?P<first>\d{4}-\d{2}-\d{2})_(?P<last>\d{4}-\d{2}-\d{2})\.parquet$"
+)
+
+
+@dataclass(frozen=True)
+class ParquetFile:
+    """One candle file and the UTC dates it says it covers (both inclusive)."""
+
+    path: Path
+    symbol: str
+    timeframe: str
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.first.year, self.first.month, self.first.day, tzinfo=timezone.utc)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive end: midnight after the last bar's date."""
+        return datetime(self.last.year, self.last.month, self.last.day, tzinfo=timezone.utc) + timedelta(days=1)
+
+
+class ParquetDirSource:
+    """Bars from a directory of ``SYMBOL_TF_FIRST_LAST.parquet`` files (a :class:`DataSource`).
+
+    ``1h`` requests are served from the ``1h`` files overlapping the request when there are
+    any, else aggregated from the overlapping ``1m`` files (an hour with at least one minute
+    becomes a bar).
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise InvalidParameterError(
+                f"directory: expected a directory of Parquet files, got {str(self.directory)!r}"
+            )
+        self.name = f"parquet:{self.directory.name}"
+        self._cache: dict[tuple[str, int, int], pa.Table] = {}
+
+    def __repr__(self) -> str:
+        return f"ParquetDirSource({str(self.directory)!r})"
+
+    def files(self, symbol: str | None = None, timeframe: str | None = None) -> list[ParquetFile]:
+        """Candle files in the directory, optionally for one symbol and timeframe, sorted by start."""
+        out = []
+        for path in self.directory.glob("*.parquet"):
+            m = _NAME_RE.match(path.name)
+            if not m:
+                continue
+            if symbol is not None and m["symbol"] != symbol:
+                continue
+            if timeframe is not None and m["tf"] != timeframe:
+                continue
+            try:
+                first, last = date.fromisoformat(m["first"]), date.fromisoformat(m["last"])
+            except ValueError:
+                continue
+            out.append(ParquetFile(path, m["symbol"], m["tf"], first, last))
+        return sorted(out, key=lambda f: (f.first, f.last, f.path.name))
+
+    def fetch_ohlcv(self, symbol: str, timeframe: str, start: object, end: object) -> pa.Table:
+        """Bars with ``start <= ts < end`` from every overlapping file, sorted and de-duplicated."""
+        symbol = validate_symbol(symbol)
+        timeframe = check_timeframe(timeframe)
+        start_ms, end_ms = check_time_range(start, end)
+        natives = (timeframe, "1m") if timeframe == "1h" else (timeframe,)
+        found = {tf: self.files(symbol, tf) for tf in natives}
+        if not any(found.values()):
+            raise InvalidParameterError(
+                f"symbol: no {symbol}_{timeframe}_FIRST_LAST.parquet file in {str(self.directory)!r}"
+            )
+        # 1h files win where they overlap the request; otherwise 1h bars are made from 1m files.
+        native, chosen = timeframe, []
+        for tf in natives:
+            chosen = [f for f in found[tf] if to_ms(f.start) < end_ms and to_ms(f.end) > start_ms]
+            if chosen:
+                native = tf
+                break
+        parts = [(f.path, self._read(f.path, native)) for f in chosen]
+        return bars_for_timeframe(concat_dedup(parts), native, timeframe, start_ms, end_ms)
+
+    def _read(self, path: Path, timeframe: str) -> pa.Table:
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        table = self._cache.get(key)
+        if table is None:
+            table = self._cache[key] = read_bars_parquet(path, timeframe=timeframe)
+        return table
+
+
+def read_bars_parquet(path: str | Path, *, timeframe: str | None = None) -> pa.Table:
+    """Read and validate one Parquet candle file (errors name the file and the row)."""
+    try:
+        raw = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise SourceDataError(path, None, f"cannot read Parquet: {exc}") from None
+    try:
+        table = normalize_bars(raw.select([c for c in raw.column_names if c in BAR_COLUMNS]), name=str(path))
+    except GridRegimeError as exc:
+        raise SourceDataError(path, None, str(exc).split(": ", 1)[-1]) from None
+    for name in table.column_names:
+        col = table.column(name)
+        if col.null_count:
+            row = next(i for i, v in enumerate(col.is_null().to_pylist()) if v)
+            raise SourceDataError(path, f"row {row}", f"{name} is null")
+    validate_bars(table, path=path, timeframe=timeframe)
+    return table

@@ -1,0 +1,80 @@
+"""``gridregime analyze``: analyse one hour from the snapshot store and print the result as JSON."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import orjson
+
+from gridregime.errors import InvalidParameterError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "analyze", help="analyse one hour from snapshots; print the RegimeResult as JSON",
+        description="Load the snapshot of SYMBOL at HOUR from ROOT, run the regime engine and print "
+                    "the result as JSON (schema: gridregime/schemas/regime_result.schema.json).",
+    )
+    p.add_argument("--root", required=True, help="snapshot root directory")
+    p.add_argument("--symbol", required=True, help="market, e.g. ETH-USDT")
+    p.add_argument("--hour", required=True, help="hour to analyse, ISO-8601 UTC, e.g. 2024-01-15T13:00Z")
+    p.add_argument("--grid", default=None,
+                   help="JSON file of the configured grid (lower, upper, levels; a JSON-lines history "
+                        "uses its last entry); adds the grid comparison")
+    p.add_argument("--config", default=None, help="RegimeConfig TOML file (default: built-in defaults)")
+    p.add_argument("--out", default=None, help="write the JSON here instead of stdout")
+    p.add_argument("--compact", action="store_true", help="one-line JSON")
+    p.set_defaults(func=run)
+
+
+def load_grid(path: str | Path) -> SimpleNamespace:
+    """Read ``lower``, ``upper`` and ``levels`` from a grid JSON file (or the last line of a
+    JSON-lines history; fields may sit at the top level or under ``"config"``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise InvalidParameterError(f"--grid {path}: file not found") from None
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        try:
+            doc = orjson.loads(lines[-1]) if lines else None
+        except orjson.JSONDecodeError as exc:
+            raise InvalidParameterError(f"--grid {path}: invalid JSON ({exc})") from None
+    if isinstance(doc, dict) and "config" in doc and isinstance(doc["config"], dict):
+        doc = doc["config"]
+    if not isinstance(doc, dict):
+        raise InvalidParameterError(f"--grid {path}: expected a JSON object with lower, upper, levels")
+    values = {}
+    for field, kind in (("lower", float), ("upper", float), ("levels", int)):
+        if field not in doc:
+            raise InvalidParameterError(f"--grid {path}: missing field {field!r}")
+        try:
+            values[field] = kind(doc[field])
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"--grid {path}: field {field!r}: expected a number, got {doc[field]!r}") from None
+    return SimpleNamespace(**values)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gridregime.analysis import RegimeEngine
+    from gridregime.config import load_config
+    from gridregime.snapshot import SnapshotReader
+
+    engine = RegimeEngine(load_config(args.config))
+    grid = load_grid(args.grid) if args.grid else None
+    snapshot = SnapshotReader(args.root).load_snapshot(args.symbol, args.hour)
+    result = engine.analyze_from_snapshot(snapshot, grid_config=grid)
+    data = result.to_json(indent=not args.compact) + b"\n"
+    if args.out:
+        from gridregime._atomic import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.out), data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0

@@ -1,0 +1,72 @@
+"""``gridregime batch``: re-analyse a range of stored hours for one or more symbols."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from gridregime.service import EXECUTORS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch",
+        help="re-analyse a range of stored hours (one pass per symbol, parallel)",
+        description="Analyse every stored hour from --start to --end (inclusive) for each symbol, "
+        "print a summary and optionally write the results table (Parquet).",
+    )
+    p.add_argument("--root", required=True, help="snapshot root directory")
+    p.add_argument("--symbols", required=True, nargs="+", help="symbols, e.g. ETH-USDT BTC-USDT")
+    p.add_argument("--start", required=True, help="first hour, ISO-8601 (UTC)")
+    p.add_argument("--end", required=True, help="last hour, ISO-8601 (UTC), inclusive")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="serial, process (default with --workers > 1) or dask")
+    p.add_argument("--config", default=None, help="RegimeConfig TOML file")
+    p.add_argument("--out", default=None, help="write the results table to this Parquet file")
+    p.add_argument("--write-analysis", action="store_true",
+                   help="also write each hour's _regime.json beside its snapshot")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gridregime.config import load_config
+    from gridregime.service import RegimeAnalysisService
+
+    symbols = [s for item in args.symbols for s in item.split(",") if s]
+    service = RegimeAnalysisService(args.root, load_config(args.config))
+    batch = service.analyze_many(
+        symbols, args.start, args.end, workers=args.workers, executor=args.executor,
+        write_analysis=args.write_analysis, keep_results=False, progress=not args.quiet,
+    )
+    summary = batch.summary()
+    if args.out:
+        summary["results_table"] = str(batch.write_parquet(args.out))
+    if args.json:
+        sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(format_summary(summary, batch.failures))
+    return 0
+
+
+def format_summary(summary: dict, failures) -> str:
+    lines = [
+        f"hours analysed: {summary['hours_analysed']}",
+        f"hours skipped:  {summary['hours_skipped']}"
+        + (f"  ({', '.join(f'{k}: {v}' for k, v in summary['skipped_by_reason'].items())})"
+           if summary["skipped_by_reason"] else ""),
+    ]
+    total = sum(summary["verdicts"].values()) or 1
+    for verdict, n in summary["verdicts"].items():
+        lines.append(f"  {verdict:<11} {n:6d}  {100 * n / total:5.1f} %")
+    for f in failures[:20]:
+        lines.append(f"  skipped {f.symbol} {f.hour:%Y-%m-%dT%H:00Z} [{f.kind}] {f.reason}")
+    if len(failures) > 20:
+        lines.append(f"  ... and {len(failures) - 20} more skipped hours")
+    lines.append(f"wall time: {summary['wall_time_s']:.2f} s")
+    if "results_table" in summary:
+        lines.append(f"results table: {summary['results_table']}")
+    return "\n".join(lines)

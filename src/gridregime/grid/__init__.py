@@ -1,0 +1,40 @@
+"""Grid configuration, recommendations and restart gates (SPEC §6–8), pure Python over analysis results."""
+from gridregime.grid.config import GridConfig, GridMode, SpacingMode, grid_levels
+from gridregime.grid.gates import (
+    Condition,
+    GateConfig,
+    GateEvaluation,
+    GateReport,
+    GateState,
+    GateStateStore,
+    Phase,
+    apply_events,
+    evaluate,
+    initial_state,
+    readiness,
+    replay,
+    restart,
+    stop,
+)
+from gridregime.grid.inputs import MarketState, market_state_from_result
+from gridregime.grid.probation import (
+    GridBuildError,
+    GridPolicy,
+    ProbationStatus,
+    normal_grid,
+    probation_grid,
+    probation_status,
+    promoted,
+    quick_stop_triggers,
+)
+from gridregime.grid.recommend import Action, Recommendation, recommend
+from gridregime.grid.store import GridHistoryStore, GridStoreError, VerifyReport
+
+__all__ = [
+    "Action", "Condition", "GateConfig", "GateEvaluation", "GateReport", "GateState", "GateStateStore",
+    "GridBuildError", "GridConfig", "GridHistoryStore", "GridMode", "GridPolicy", "GridStoreError",
+    "MarketState", "Phase", "ProbationStatus", "Recommendation", "SpacingMode", "VerifyReport",
+    "apply_events", "evaluate", "grid_levels", "initial_state", "market_state_from_result",
+    "normal_grid", "probation_grid", "probation_status", "promoted", "quick_stop_triggers",
+    "readiness", "recommend", "replay", "restart", "stop",
+]

@@ -1,0 +1,161 @@
+"""Encoding and decoding of format v1 market files (the JSON document, via orjson).
+
+Prices are stored as integers ``round(price * price_scale)``. A price that does not survive
+the round trip ``int / price_scale`` exactly is refused: storage is lossless or it fails.
+Encoding is deterministic (same input, same bytes), which makes the immutability check of
+raw files a plain byte comparison.
+"""
+from __future__ import annotations
+
+import math
+import os
+from datetime import datetime
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from gridregime.bars import PRICE_COLUMNS, bars_to_numpy
+from gridregime.errors import InvalidParameterError
+from gridregime.snapshot.errors import SnapshotValidationError
+from gridregime.timeutil import iso_z
+
+SCHEMA_VERSION = 1
+DEFAULT_PRICE_SCALE = 100
+# Integers above 2**53 no longer map one-to-one onto float64.
+MAX_SCALED_PRICE = 2**53
+DOCUMENT_KEYS = ("schema_version", "metadata", "market_summary", "bars")
+METADATA_KEYS = ("symbol", "timeframe", "hour", "collected_at", "source", "price_scale", "bar_count")
+SUMMARY_KEYS = ("open", "high", "low", "close", "volume", "change_pct")
+BAR_KEYS = ("ts", "open", "high", "low", "close", "volume")
+
+
+def is_power_of_ten(value: object) -> bool:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        return False
+    while value % 10 == 0:
+        value //= 10
+    return value == 1
+
+
+def _representable(prices: np.ndarray, scale: int) -> bool:
+    scaled = np.rint(prices * scale)
+    return bool(np.all(scaled <= MAX_SCALED_PRICE) and np.array_equal(scaled / scale, prices))
+
+
+def infer_price_scale(bars_table: pa.Table, *, minimum: int = DEFAULT_PRICE_SCALE, max_decimals: int = 8) -> int:
+    """Smallest ``10**d >= minimum`` (``d <= max_decimals``) that represents every price exactly.
+
+    Parameters
+    ----------
+    bars_table : pyarrow.Table
+        Bars with float64 ``open``/``high``/``low``/``close`` columns (:data:`gridregime.bars.BARS_SCHEMA`).
+    minimum : int, default 100
+        Lower bound of the scale (the original system stored cents).
+    max_decimals : int, default 8
+        Largest ``d`` tried.
+
+    Raises
+    ------
+    InvalidParameterError
+        If a price is not finite, or needs more than ``max_decimals`` decimals.
+    """
+    if not isinstance(minimum, int) or minimum < 1:
+        raise InvalidParameterError(f"minimum: expected a positive int, got {minimum!r}")
+    if not isinstance(max_decimals, int) or not 0 <= max_decimals <= 15:
+        raise InvalidParameterError(f"max_decimals: expected an int in [0, 15], got {max_decimals!r}")
+    prices = np.concatenate([np.asarray(bars_table.column(c).to_numpy(), dtype=np.float64) for c in PRICE_COLUMNS])
+    if not np.all(np.isfinite(prices)):
+        raise InvalidParameterError("bars: prices must be finite to infer a price scale")
+    for d in range(max_decimals + 1):
+        scale = 10**d
+        if scale >= minimum and _representable(prices, scale):
+            return scale
+    bad = prices[np.rint(prices * 10**max_decimals) / 10**max_decimals != prices]
+    raise InvalidParameterError(
+        f"bars: no price scale 10**d with d <= {max_decimals} represents price {bad[0]!r} exactly; "
+        "pass price_scale explicitly"
+    )
+
+
+def scale_prices(values: np.ndarray, scale: int, *, path: str | os.PathLike, field: str) -> np.ndarray:
+    """Float prices → int64 ``round(price * scale)``; refuses any price that would be rounded."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise SnapshotValidationError(path, field, f"expected finite prices, got {values[i]!r} at row {i}")
+    scaled = np.rint(values * scale)
+    lossy = (scaled / scale != values) | (np.abs(scaled) > MAX_SCALED_PRICE)
+    if lossy.any():
+        i = int(np.flatnonzero(lossy)[0])
+        raise SnapshotValidationError(
+            path, field,
+            f"price {values[i]!r} at row {i} is not representable exactly at price_scale {scale}; "
+            "use a larger price_scale",
+        )
+    return scaled.astype(np.int64)
+
+
+def change_pct(open_int: int, close_int: int) -> float:
+    """Percent change from ``open`` to ``close`` (both at the same price scale)."""
+    return (close_int - open_int) / open_int * 100.0
+
+
+def market_summary(timeframe: str, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
+                   v: np.ndarray) -> dict:
+    """The ``market_summary`` block: always a summary of hour H itself.
+
+    For a 1m file it aggregates the 60 minute bars (first open, max high, min low, last
+    close, summed volume); for a 1h file it is the last bar (hour H). Both files of one hour
+    therefore carry the same summary. ``change_pct`` is ``(close - open) / open * 100``.
+    Prices are scaled ints, like the bars.
+    """
+    if len(o) == 0:
+        raise InvalidParameterError("bars: expected at least one bar")
+    if timeframe == "1m":
+        so, sh, sl, sc = int(o[0]), int(np.max(h)), int(np.min(lo)), int(c[-1])
+        sv = math.fsum(float(x) for x in v)
+    else:
+        so, sh, sl, sc, sv = int(o[-1]), int(h[-1]), int(lo[-1]), int(c[-1]), float(v[-1])
+    return {"open": so, "high": sh, "low": sl, "close": sc, "volume": sv,
+            "change_pct": change_pct(so, sc) if so > 0 else 0.0}
+
+
+def encode_market(*, path: str | os.PathLike, symbol: str, timeframe: str, hour: datetime,
+                  bars: pa.Table, price_scale: int, source: str, collected_at: datetime) -> bytes:
+    """Serialize bars (:data:`~gridregime.bars.BARS_SCHEMA`) into a format v1 market document.
+
+    ``path`` only names the target file in error messages. The result is not validated
+    here; see :func:`gridregime.snapshot.validate.validate_market_document`.
+    """
+    cols = bars_to_numpy(bars)
+    ints = {name: scale_prices(cols[name], price_scale, path=path, field=f"bars.{name}") for name in PRICE_COLUMNS}
+    volume = cols["volume"]
+    if not np.all(np.isfinite(volume)):
+        i = int(np.flatnonzero(~np.isfinite(volume))[0])
+        raise SnapshotValidationError(path, "bars.volume", f"expected finite volumes, got {volume[i]!r} at row {i}")
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "metadata": {
+            "symbol": symbol,
+            "timeframe": timeframe,
+            "hour": iso_z(hour),
+            "collected_at": iso_z(collected_at),
+            "source": source,
+            "price_scale": int(price_scale),
+            "bar_count": len(volume),
+        },
+        "market_summary": market_summary(timeframe, ints["open"], ints["high"], ints["low"], ints["close"], volume),
+        "bars": {"ts": cols["ts"], **ints, "volume": volume},
+    }
+    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def decode_json(data: bytes, path: str | os.PathLike) -> object:
+    """Parse JSON bytes; malformed or truncated input (and NaN/Infinity tokens) names the file."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        what = "empty file" if not data else f"malformed or truncated JSON ({exc})"
+        raise SnapshotValidationError(path, "<document>", what) from None

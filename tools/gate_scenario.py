@@ -1,0 +1,313 @@
+"""Real-data scenario for recommendations and restart gates (SPEC §6–8).
+
+Builds regime-ready snapshots for one 1m Parquet file, analyses every hour, and drives the grid
+hour by hour from an enabled grid: recommendation → stop / reposition / restart, restart gates
+evaluated once per bar with the gate state saved to and loaded from JSON between hours, the grid
+history kept in the append-only store, probation promotion checked every hour.
+
+It reports stops, each gate's passages, restarts, hours stopped and re-triggers (stops within 24 h
+of a restart), and checks that no restart happens inside the time floor, that every restart grid
+is probationary with fresh bounds containing the price, that the grid history chain verifies and
+that a batch ``replay`` of the same hours gives the same gate states as the live loop.
+
+Usage::
+
+    python tools/gate_scenario.py --data DIR [--file ETH-USDT_1m_2025-05-20_2025-08-18] [--out out/gate_scenario]
+    python tools/gate_scenario.py --bench     # per-call timings of the grid layer, no data needed
+
+``DIR`` is a directory of ``SYMBOL_TF_FIRST_LAST.parquet`` files (the project's real-data set).
+Exit status 1 when a check fails.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from gridregime.analysis.engine import RegimeEngine
+from gridregime.collect.importer import import_snapshots
+from gridregime.collect.sources import ParquetDirSource
+from gridregime.grid import (
+    Action,
+    GateConfig,
+    GateStateStore,
+    GridHistoryStore,
+    GridMode,
+    GridPolicy,
+    Phase,
+    evaluate,
+    market_state_from_result,
+    normal_grid,
+    probation_status,
+    promoted,
+    recommend,
+    replay,
+    restart,
+    stop,
+)
+from gridregime.grid.config import iso_utc
+from gridregime.snapshot import SnapshotReader, SnapshotStorage
+from gridregime.timeutil import HOUR, UTC
+
+NAME_RE = re.compile(r"^(?P<symbol>[A-Z0-9]+-[A-Z0-9]+)_1m_(?P<first>\d{4}-\d{2}-\d{2})_(?P<last>\d{4}-\d{2}-\d{2})$")
+RETRIGGER_HOURS = 24
+
+
+def build_snapshots(data: Path, stem: str, root: Path) -> tuple[str, datetime, datetime]:
+    m = NAME_RE.match(stem)
+    if not m:
+        raise SystemExit(f"--file: expected SYMBOL_1m_FIRST_LAST, got {stem!r}")
+    symbol = m["symbol"]
+    source = ParquetDirSource(data)
+    bars = source.fetch_ohlcv(symbol, "1m", datetime.fromisoformat(m["first"]).replace(tzinfo=UTC),
+                              datetime.fromisoformat(m["last"]).replace(tzinfo=UTC) + timedelta(days=1))
+    ts = bars.column("ts").to_pylist()
+    start = ts[0].replace(minute=0, second=0, microsecond=0)
+    if ts[0].minute:
+        start += HOUR
+    end = ts[-1].replace(minute=0, second=0, microsecond=0)  # exclusive: the last hour may be partial
+    t0 = time.perf_counter()
+    report = import_snapshots(source, symbol, start, end, SnapshotStorage(root), progress=False)
+    print(f"snapshots: {report.summary()} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    return symbol, start, end - HOUR
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    snap_root = out / "snapshots"
+    symbol, first, last = build_snapshots(Path(args.data), args.file, snap_root)
+
+    t0 = time.perf_counter()
+    reader = SnapshotReader(snap_root)
+    engine = RegimeEngine()
+    if args.per_snapshot:
+        # Load and analyse each hour's snapshot on its own, as the live service does.
+        results = [engine.analyze_from_snapshot(reader.load_snapshot(symbol, h)) for h in reader.hours(symbol)]
+        problems = 0
+    else:
+        loaded = reader.load_range(symbol, first, last)
+        results = engine.analyze_hours(symbol, loaded.hourly, loaded.minute, loaded.hours)
+        problems = len(loaded.problems)
+    print(f"analysed {len(results)} hours ({time.perf_counter() - t0:.1f} s), {problems} hour problems",
+          file=sys.stderr)
+
+    gate_config = GateConfig()
+    policy = GridPolicy().with_overrides(
+        {"quick_stop_atr": args.quick_stop_atr} if args.quick_stop_atr is not None else None)
+    for sub in ("grids", "gates"):
+        for f in (out / sub).glob(f"{symbol}*"):
+            f.unlink()
+    grids = GridHistoryStore(out / "grids")
+    gates = GateStateStore(out / "gates")
+
+    markets = [market_state_from_result(r) for r in results]
+    grid = None
+    evaluations = []
+    stops: dict[datetime, str] = {}
+    restarts: set[datetime] = set()
+    events = []
+    failures: list[str] = []
+    probation_since: int | None = None
+    last_restart: datetime | None = None
+    actions = Counter()
+
+    for i, market in enumerate(markets):
+        state = gates.load(symbol)          # persistence between every hour, as a live service does
+        ev = evaluate(state, market, gate_config)
+        evaluations.append(ev)
+        state = ev.state
+        for report in ev.gates:
+            if report.passed_this_bar:
+                events.append({"hour": iso_utc(market.hour), "event": f"gate_{report.gate}_passed",
+                               "hours_stopped": ev.hours_stopped})
+        if grid is None:
+            # Start from an enabled grid at the first analysable hour with a range.
+            if market.verdict is not None and market.has_range:
+                grid = grids.update(symbol, "initial grid", config=normal_grid(market, policy))
+            gates.save(state)
+            continue
+
+        rec = recommend(market, grid, state, policy=policy)
+        actions[rec.action.value] += 1
+        if rec.action is Action.DISABLE_GRID:
+            grid = grids.update(symbol, f"stop: {rec.reason}", enabled=False)
+            state = stop(state, market.hour, rec.reason)
+            stops[market.hour] = rec.reason
+            retrigger = last_restart is not None and market.hour - last_restart <= timedelta(hours=RETRIGGER_HOURS)
+            events.append({"hour": iso_utc(market.hour), "event": "stop", "reason": rec.reason,
+                           "mode": grid.mode.value, "retrigger": retrigger})
+            probation_since = None
+        elif rec.action is Action.REPOSITION:
+            grid = grids.update(symbol, f"reposition: {rec.reason}", config=rec.proposed)
+            if grid.mode is GridMode.PROBATION:
+                probation_since = i + 1  # a new probationary grid: its probation starts again
+            events.append({"hour": iso_utc(market.hour), "event": "reposition",
+                           "bounds": [grid.lower, grid.upper], "mode": grid.mode.value})
+        elif rec.action is Action.ENABLE_GRID:
+            old = grid
+            new = rec.proposed
+            if state.phase is Phase.READY:
+                hours = ev.hours_stopped
+                if hours is None or hours < gate_config.min_hours_stopped:
+                    failures.append(f"{market.hour}: restart inside the time floor ({hours} h)")
+                if new.mode is not GridMode.PROBATION:
+                    failures.append(f"{market.hour}: restart grid is not probationary")
+                if not (new.contains(market.price) and market.range_lower <= new.lower
+                        and new.upper <= market.range_upper):
+                    failures.append(f"{market.hour}: restart grid does not fit the current range / price")
+                if (new.lower, new.upper) == (old.lower, old.upper):
+                    failures.append(f"{market.hour}: restart grid reuses the stopped grid's bounds")
+                state = restart(state, market.hour)
+                restarts.add(market.hour)
+                last_restart = market.hour
+                probation_since = i + 1
+                events.append({"hour": iso_utc(market.hour), "event": "restart", "hours_stopped": hours,
+                               "classifier_verdict": market.verdict,
+                               "bounds": [new.lower, new.upper], "levels": new.levels,
+                               "allocation": new.allocation, "price": market.price})
+            grid = grids.update(symbol, f"enable: {rec.reason}", config=new)
+        elif grid.enabled and grid.mode is GridMode.PROBATION and probation_since is not None:
+            status = probation_status(grid, markets[probation_since:i + 1], policy)
+            if status.promote:
+                grid = grids.update(symbol, status.reason, config=promoted(grid, policy))
+                events.append({"hour": iso_utc(market.hour), "event": "promoted", "reason": status.reason})
+                probation_since = None
+        gates.save(state)
+
+    # Batch replay of the same hours with the same events gives the same states.
+    batch, final = replay(markets, None, gate_config, stops=stops, restarts=restarts)
+    if [orjson.dumps(e.to_dict()) for e in batch] != [orjson.dumps(e.to_dict()) for e in evaluations]:
+        failures.append("replay differs from the hour-by-hour evaluation")
+    if final.to_dict() != gates.load(symbol).to_dict():
+        failures.append("replay final state differs from the saved state")
+    verify = grids.verify(symbol)
+    if not verify.ok:
+        failures.append(f"grid history does not verify: {verify.problems}")
+
+    summary = summarise(symbol, markets, evaluations, events, actions, verify.versions, gate_config)
+    summary["failures"] = failures
+    (out / "gate_scenario.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    print(render(summary))
+    return 1 if failures else 0
+
+
+def summarise(symbol, markets, evaluations, events, actions, versions, gate_config) -> dict:
+    stops = [e for e in events if e["event"] == "stop"]
+    restarts = [e for e in events if e["event"] == "restart"]
+    passages = {g: [e for e in events if e["event"] == f"gate_{g}_passed"] for g in (1, 2, 3)}
+    hours_stopped = sum(1 for ev in evaluations if ev.phase is not Phase.ACTIVE)
+    verdicts = Counter(m.verdict or "insufficient" for m in markets)
+    return {
+        "symbol": symbol,
+        "hours": len(markets),
+        "first_hour": iso_utc(markets[0].hour),
+        "last_hour": iso_utc(markets[-1].hour),
+        "verdicts": dict(verdicts),
+        "actions": dict(actions),
+        "stops": len(stops),
+        "stop_reasons": dict(Counter(e["reason"].split(":")[0] for e in stops)),
+        "gate_passages": {str(g): len(v) for g, v in passages.items()},
+        "restarts": len(restarts),
+        "hours_stopped": hours_stopped,
+        "hours_stopped_at_restart": [e["hours_stopped"] for e in restarts],
+        "restart_classifier_verdicts": dict(Counter(e["classifier_verdict"] for e in restarts)),
+        "min_hours_stopped_at_restart": min((e["hours_stopped"] for e in restarts), default=None),
+        "retriggers_within_24h": sum(1 for e in stops if e["retrigger"]),
+        "promotions": sum(1 for e in events if e["event"] == "promoted"),
+        "repositions": sum(1 for e in events if e["event"] == "reposition"),
+        "grid_versions": versions,
+        "time_floor_hours": gate_config.min_hours_stopped,
+        "events": events,
+    }
+
+
+def render(s: dict) -> str:
+    lines = [
+        f"# Gate scenario: {s['symbol']} {s['first_hour']} .. {s['last_hour']} ({s['hours']} hours)",
+        "",
+        f"- verdicts: {s['verdicts']}",
+        f"- actions: {s['actions']}",
+        f"- stops: {s['stops']} (reasons: {s['stop_reasons']})",
+        (f"- gate passages: Gate 1 {s['gate_passages']['1']}, Gate 2 {s['gate_passages']['2']}, "
+         f"Gate 3 {s['gate_passages']['3']}"),
+        (f"- restarts: {s['restarts']}; hours stopped at restart: {s['hours_stopped_at_restart']} "
+         f"(min {s['min_hours_stopped_at_restart']}, floor {s['time_floor_hours']}); classifier verdict at "
+         f"restart: {s['restart_classifier_verdicts']}"),
+        f"- hours stopped in total: {s['hours_stopped']}",
+        f"- re-triggers (stop within 24 h of a restart): {s['retriggers_within_24h']}",
+        f"- probation promotions: {s['promotions']}; repositions: {s['repositions']}",
+        f"- grid history versions: {s['grid_versions']} (chain verified)",
+        f"- checks failed: {len(s['failures'])}" + (f": {s['failures'][:5]}" if s["failures"] else ""),
+    ]
+    return "\n".join(lines)
+
+
+def bench() -> int:
+    """Per-call timings of the grid layer on hand-built states (no data needed)."""
+    import tempfile
+    import timeit
+
+    from gridregime.grid import GateState, GridConfig, MarketState, initial_state
+
+    h0 = datetime(2025, 6, 1, tzinfo=UTC)
+
+    def market(i: int) -> MarketState:
+        return MarketState(symbol="ETH-USDT", hour=h0 + i * HOUR, verdict="RANGE_OK", trend_score=20.0,
+                           mean_rev_score=70.0, vol_change_score=20.0, range_quality_score=80.0, grid_capacity=20,
+                           grid_capacity_ok=True, spacing=0.5, adx=40.0 - i, atr=1.0, atr_rank=30.0,
+                           hour_range_atr=1.0, price=105.0, range_lower=100.0, range_upper=110.0)
+
+    state = initial_state("ETH-USDT")
+    for i in range(5):
+        state = evaluate(state, market(i)).state
+        if i == 0:
+            state = stop(state, market(0).hour, "bench")
+    m = market(5)
+    grid = GridConfig("ETH-USDT", 100.0, 110.0, 11, 1000.0)
+    ready = GateState(symbol="ETH-USDT", phase=Phase.READY, stopped_at=m.hour, last_hour=m.hour)
+    disabled = grid.with_changes(enabled=False)
+    n = 20000
+    rows = [
+        ("evaluate (one bar at Gate 2)", timeit.timeit(lambda: evaluate(state, m), number=n) / n),
+        ("recommend (KEEP)", timeit.timeit(lambda: recommend(m, grid, state), number=n) / n),
+        ("recommend (ENABLE_GRID + probation grid)", timeit.timeit(lambda: recommend(m, disabled, ready), number=n) / n),
+        ("gate state JSON round trip", timeit.timeit(lambda: GateState.from_json(state.to_json()), number=n) / n),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = GridHistoryStore(tmp)
+        store.update("ETH-USDT", "initial", config=grid)
+        k = 200
+        rows.append((f"store.update (lock, verify tail, append, fsync; {k} versions)",
+                     timeit.timeit(lambda: store.update("ETH-USDT", "bench", levels=12), number=k) / k))
+        rows.append((f"store.verify ({k + 1} versions)", timeit.timeit(lambda: store.verify("ETH-USDT"), number=20) / 20))
+    for name, seconds in rows:
+        print(f"{name:58s} {seconds * 1e6:10.1f} us")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bench", action="store_true", help="only time the grid layer on hand-built states")
+    parser.add_argument("--data", help="directory of SYMBOL_TF_FIRST_LAST.parquet files")
+    parser.add_argument("--file", default="ETH-USDT_1m_2025-05-20_2025-08-18", help="1m file stem to replay")
+    parser.add_argument("--out", default="out/gate_scenario", help="working directory for snapshots and state")
+    parser.add_argument("--quick-stop-atr", type=float, default=None,
+                        help="what-if: probation quick-stop distance beyond a grid bound, in ATR (default 0.5)")
+    parser.add_argument("--per-snapshot", action="store_true",
+                        help="analyse each hour from its own snapshot (default: one batch pass over the range)")
+    args = parser.parse_args(argv)
+    if args.bench:
+        return bench()
+    if not args.data:
+        parser.error("--data is required (a directory of SYMBOL_TF_FIRST_LAST.parquet files)")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
