@@ -64,9 +64,9 @@ def test_import_missing_required_option_exits_2(capsys):
 def test_demo_imports_the_sample_data_and_validates_it(data_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(SAMPLE_DATA_ENV, str(data_dir))
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--quiet"]) == 0
+    assert main(["demo", "--out", str(out), "--symbols", "ETH-USDT", "--days", "7", "--quiet"]) == 0
     text = capsys.readouterr().out
-    assert "69 written" in text and "validated 69 hours (138 files)" in text
+    assert "69 hours written" in text and "3 skipped (incomplete minutes)" in text
     assert str((out / "snapshots").resolve()) in text
     reader = SnapshotReader(out / "snapshots")
     assert len(reader.hours("ETH-USDT")) == 69
@@ -142,9 +142,9 @@ def test_demo_falls_back_to_the_synthetic_market(tmp_path_factory, monkeypatch, 
     lonely = tmp_path_factory.mktemp("nodata")
     monkeypatch.chdir(lonely)
     monkeypatch.setattr(sample, "packaged_data_dir", lambda: lonely)
-    assert main(["demo", "--days", "1", "--quiet"]) == 0
+    assert main(["demo", "--days", "1", "--symbols", "ETH-USDT", "--quiet"]) == 0
     text = capsys.readouterr().out
-    assert "synthetic" in text and "validated 24 hours (48 files)" in text
+    assert "synthetic" in text and "24 hours written" in text
     reader = SnapshotReader(lonely / "gridregime-demo" / "snapshots")
     snap = reader.load_snapshot("ETH-USDT", reader.hours("ETH-USDT")[0])
     assert snap.source == "synthetic:0" and len(snap.hourly) == 1000  # history seeded by the source

@@ -54,11 +54,19 @@ def _from_dir(origin: str, directory: Path, symbol: str, days: int, history_hour
         return None
     latest = max(files, key=lambda f: (f.first, f.last))
     # Leave room for a full hourly history inside the file when it is long enough.
+    # Otherwise take the file's last ``days`` days, so the minutes before them still seed history.
     lead = timedelta(days=-(-history_hours // 24))
-    start = latest.start + lead if latest.start + lead + timedelta(days=days) <= latest.end else latest.start
+    if latest.start + lead + timedelta(days=days) <= latest.end:
+        start = latest.start + lead
+    else:
+        start = max(latest.start, _day_floor(latest.end - timedelta(days=days)))
     end = min(start + timedelta(days=days), latest.end)
     return SampleData(source, origin, f"{directory} ({latest.path.name})", start, end,
                       has_hourly=bool(source.files(symbol, "1h")))
+
+
+def _day_floor(t: datetime) -> datetime:
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def find_sample_data(symbol: str = "ETH-USDT", *, days: int = 7, history_hours: int = 1000,
