@@ -3,6 +3,9 @@
 Every ``src/gridregime/_libs/*.pyx`` becomes an extension module. A missing compiler or
 Cython is a hard error: there is no pure-Python fall-back.
 
+Bounds checking, wraparound and initialisation checks are set here, not in the ``.pyx`` headers
+(a header directive would override this file and make the debug switch a no-op).
+
 Environment switches (developer use):
   GRIDREGIME_CYTHON_DEBUG=1   bounds checking and wraparound back on, for hunting kernel bugs.
   GRIDREGIME_ONLY=rank,ranges build only the named modules (faster edit-compile loops).

@@ -1,4 +1,4 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True
+# cython: cdivision=True
 """Range-discovery primitives: rolling quantile band, fractal pivots, level clustering,
 touch episodes, volume profile and value area.
 

@@ -1,4 +1,4 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True
+# cython: cdivision=True
 """Rolling percentile rank over contiguous float64 arrays.
 
 The window is a multiset of dense integer ranks counted in a Fenwick tree (see
