@@ -3,10 +3,11 @@
 Steps, in order:
 
 1. RangeQualityScore < 30 → ``RANGE_WEAK``.
-2. VolChangeScore > 70 → ``TRANSITION``.
+2. VolChangeScore > ``transition_above`` (§5: 70; default 90) → ``TRANSITION``.
 3. TrendScore >= 70 on ``trend_confirm_bars`` consecutive bars with unchanged direction → ``TREND``
    (checked as ``trend_streak >= trend_confirm_bars``).
-4. RangeQualityScore >= 60 (else ``RANGE_WEAK``) and MeanRevScore >= 50 (else ``RANGE_WEAK``).
+4. RangeQualityScore >= 60 (else ``RANGE_WEAK``) and MeanRevScore >= ``range_ok_meanrev`` (§5: 50;
+   default 20; else ``RANGE_WEAK``).
 5. Safety: GridCapacity >= ``min_grid_levels`` → ``RANGE_OK``, else ``RANGE_WEAK``. When
    ``range_ok_min_room_atr`` > 0 (off by default), price must also sit at least that many ATR
    from both bounds of the chosen range (``room_atr``), else ``RANGE_WEAK``.
