@@ -1,14 +1,15 @@
 """Real-data scenario for recommendations and restart gates (SPEC §6–8).
 
 Builds regime-ready snapshots for one 1m Parquet file, analyses every hour, and drives the grid
-hour by hour from an enabled grid: recommendation → stop / reposition / restart, restart gates
-evaluated once per bar with the gate state saved to and loaded from JSON between hours, the grid
-history kept in the append-only store, probation promotion checked every hour.
+hour by hour from an enabled grid with :class:`gridregime.grid.GridSupervisor` (gates →
+recommendation → stop / reposition / restart / promotion), a new supervisor object every hour over
+the same state directory, as an hourly service restarted between hours would run it.
 
 It reports stops, each gate's passages, restarts, hours stopped and re-triggers (stops within 24 h
 of a restart), and checks that no restart happens inside the time floor, that every restart grid
-is probationary with fresh bounds containing the price, that the grid history chain verifies and
-that a batch ``replay`` of the same hours gives the same gate states as the live loop.
+is probationary with fresh bounds containing the price, that the grid history chain verifies, that
+one in-memory ``GridSupervisor.run`` over the same hours gives the same steps, and that a gate
+``replay`` with the same stops and restarts gives the same gate states.
 
 Usage::
 
@@ -34,21 +35,16 @@ from gridregime.analysis.engine import RegimeEngine
 from gridregime.collect.importer import import_snapshots
 from gridregime.collect.sources import ParquetDirSource
 from gridregime.grid import (
-    Action,
     GateConfig,
-    GateStateStore,
     GridHistoryStore,
     GridMode,
     GridPolicy,
+    GridSupervisor,
     Phase,
+    SupervisorStep,
     evaluate,
-    market_state_from_result,
-    normal_grid,
-    probation_status,
-    promoted,
     recommend,
     replay,
-    restart,
     stop,
 )
 from gridregime.grid.config import iso_utc
@@ -100,130 +96,98 @@ def run(args: argparse.Namespace) -> int:
     gate_config = GateConfig()
     policy = GridPolicy().with_overrides(
         {"quick_stop_atr": args.quick_stop_atr} if args.quick_stop_atr is not None else None)
-    for sub in ("grids", "gates"):
-        for f in (out / sub).glob(f"{symbol}*"):
-            f.unlink()
-    grids = GridHistoryStore(out / "grids")
-    gates = GateStateStore(out / "gates")
+    store_dir = out / "state"
+    for f in store_dir.glob(f"*/{symbol}*"):
+        f.unlink()
 
-    markets = [market_state_from_result(r) for r in results]
-    grid = None
-    evaluations = []
-    stops: dict[datetime, str] = {}
-    restarts: set[datetime] = set()
-    events = []
-    failures: list[str] = []
-    probation_since: int | None = None
-    last_restart: datetime | None = None
-    actions = Counter()
+    # Live: a new supervisor per hour over the same directory, as an hourly service restarted
+    # between hours would run it. The grid starts enabled at the first analysable hour with a range.
+    def supervisor(directory: Path | None) -> GridSupervisor:
+        return GridSupervisor(symbol, store_dir=directory, gate_config=gate_config, policy=policy,
+                              start_enabled=True)
 
-    for i, market in enumerate(markets):
-        state = gates.load(symbol)          # persistence between every hour, as a live service does
-        ev = evaluate(state, market, gate_config)
-        evaluations.append(ev)
-        state = ev.state
-        for report in ev.gates:
-            if report.passed_this_bar:
-                events.append({"hour": iso_utc(market.hour), "event": f"gate_{report.gate}_passed",
-                               "hours_stopped": ev.hours_stopped})
-        if grid is None:
-            # Start from an enabled grid at the first analysable hour with a range.
-            if market.verdict is not None and market.has_range:
-                grid = grids.update(symbol, "initial grid", config=normal_grid(market, policy))
-            gates.save(state)
-            continue
+    t0 = time.perf_counter()
+    steps = [supervisor(store_dir).step(r) for r in results]
+    live_seconds = time.perf_counter() - t0
+    print(f"supervised {len(steps)} hours live ({live_seconds:.1f} s)", file=sys.stderr)
 
-        rec = recommend(market, grid, state, policy=policy)
-        actions[rec.action.value] += 1
-        if rec.action is Action.DISABLE_GRID:
-            grid = grids.update(symbol, f"stop: {rec.reason}", enabled=False)
-            state = stop(state, market.hour, rec.reason)
-            stops[market.hour] = rec.reason
-            retrigger = last_restart is not None and market.hour - last_restart <= timedelta(hours=RETRIGGER_HOURS)
-            events.append({"hour": iso_utc(market.hour), "event": "stop", "reason": rec.reason,
-                           "mode": grid.mode.value, "retrigger": retrigger})
-            probation_since = None
-        elif rec.action is Action.REPOSITION:
-            grid = grids.update(symbol, f"reposition: {rec.reason}", config=rec.proposed)
-            if grid.mode is GridMode.PROBATION:
-                probation_since = i + 1  # a new probationary grid: its probation starts again
-            events.append({"hour": iso_utc(market.hour), "event": "reposition",
-                           "bounds": [grid.lower, grid.upper], "mode": grid.mode.value})
-        elif rec.action is Action.ENABLE_GRID:
-            old = grid
-            new = rec.proposed
-            if state.phase is Phase.READY:
-                hours = ev.hours_stopped
-                if hours is None or hours < gate_config.min_hours_stopped:
-                    failures.append(f"{market.hour}: restart inside the time floor ({hours} h)")
-                if new.mode is not GridMode.PROBATION:
-                    failures.append(f"{market.hour}: restart grid is not probationary")
-                if not (new.contains(market.price) and market.range_lower <= new.lower
-                        and new.upper <= market.range_upper):
-                    failures.append(f"{market.hour}: restart grid does not fit the current range / price")
-                if (new.lower, new.upper) == (old.lower, old.upper):
-                    failures.append(f"{market.hour}: restart grid reuses the stopped grid's bounds")
-                state = restart(state, market.hour)
-                restarts.add(market.hour)
-                last_restart = market.hour
-                probation_since = i + 1
-                events.append({"hour": iso_utc(market.hour), "event": "restart", "hours_stopped": hours,
-                               "classifier_verdict": market.verdict,
-                               "bounds": [new.lower, new.upper], "levels": new.levels,
-                               "allocation": new.allocation, "price": market.price})
-            grid = grids.update(symbol, f"enable: {rec.reason}", config=new)
-        elif grid.enabled and grid.mode is GridMode.PROBATION and probation_since is not None:
-            status = probation_status(grid, markets[probation_since:i + 1], policy)
-            if status.promote:
-                grid = grids.update(symbol, status.reason, config=promoted(grid, policy))
-                events.append({"hour": iso_utc(market.hour), "event": "promoted", "reason": status.reason})
-                probation_since = None
-        gates.save(state)
-
-    # Batch replay of the same hours with the same events gives the same states.
+    failures = check_steps(steps, gate_config)
+    # Replay: one in-memory supervisor over the same results gives the same steps.
+    replayed = supervisor(None).run(results)
+    if [orjson.dumps(s.to_dict()) for s in replayed] != [orjson.dumps(s.to_dict()) for s in steps]:
+        failures.append("in-memory run differs from the hour-by-hour supervisor")
+    # Gate-level replay of the same hours with the same stops and restarts gives the same states.
+    markets = [s.market for s in steps]
+    stops = {s.hour: e.reason for s in steps for e in s.events if e.kind == "stop"}
+    restarts = {s.hour for s in steps if "restart" in s.event_kinds()}
     batch, final = replay(markets, None, gate_config, stops=stops, restarts=restarts)
-    if [orjson.dumps(e.to_dict()) for e in batch] != [orjson.dumps(e.to_dict()) for e in evaluations]:
-        failures.append("replay differs from the hour-by-hour evaluation")
-    if final.to_dict() != gates.load(symbol).to_dict():
-        failures.append("replay final state differs from the saved state")
-    verify = grids.verify(symbol)
+    if [orjson.dumps(e.to_dict()) for e in batch] != [orjson.dumps(s.evaluation.to_dict()) for s in steps]:
+        failures.append("gate replay differs from the hour-by-hour evaluation")
+    if final.to_dict() != supervisor(store_dir).gate_state.to_dict():
+        failures.append("gate replay final state differs from the saved state")
+    verify = GridHistoryStore(store_dir / "grids").verify(symbol)
     if not verify.ok:
         failures.append(f"grid history does not verify: {verify.problems}")
 
-    summary = summarise(symbol, markets, evaluations, events, actions, verify.versions, gate_config)
+    summary = summarise(symbol, steps, verify.versions, gate_config)
     summary["failures"] = failures
     (out / "gate_scenario.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     print(render(summary))
     return 1 if failures else 0
 
 
-def summarise(symbol, markets, evaluations, events, actions, versions, gate_config) -> dict:
-    stops = [e for e in events if e["event"] == "stop"]
-    restarts = [e for e in events if e["event"] == "restart"]
-    passages = {g: [e for e in events if e["event"] == f"gate_{g}_passed"] for g in (1, 2, 3)}
-    hours_stopped = sum(1 for ev in evaluations if ev.phase is not Phase.ACTIVE)
-    verdicts = Counter(m.verdict or "insufficient" for m in markets)
+def check_steps(steps: list[SupervisorStep], gate_config: GateConfig) -> list[str]:
+    """Restart invariants (SPEC §8): outside the time floor, probationary, fresh, fitting the range."""
+    failures = []
+    previous = None
+    for step in steps:
+        m = step.market
+        if "restart" in step.event_kinds():
+            new = step.grid
+            hours = step.evaluation.hours_stopped
+            if hours is None or hours < gate_config.for_symbol(step.symbol).min_hours_stopped:
+                failures.append(f"{m.hour}: restart inside the time floor ({hours} h)")
+            if new.mode is not GridMode.PROBATION:
+                failures.append(f"{m.hour}: restart grid is not probationary")
+            if not (new.contains(m.price) and m.range_lower <= new.lower and new.upper <= m.range_upper):
+                failures.append(f"{m.hour}: restart grid does not fit the current range / price")
+            if previous is None or (new.lower, new.upper) == (previous.lower, previous.upper):
+                failures.append(f"{m.hour}: restart grid reuses the stopped grid's bounds")
+        previous = step.grid
+    return failures
+
+
+def summarise(symbol, steps, versions, gate_config) -> dict:
+    events = [e for s in steps for e in s.events]
+    stops = [e for e in events if e.kind == "stop"]
+    restarts = [e for e in events if e.kind == "restart"]
+    passages = Counter(e.details["gate"] for e in events if e.kind == "gate_passed")
+    hours_stopped = sum(1 for s in steps if s.evaluation.phase is not Phase.ACTIVE)
+    verdicts = Counter(s.market.verdict or "insufficient" for s in steps)
+    actions = Counter(s.action.value for s in steps if s.action is not None)
+    at_restart = [e.details["hours_stopped"] for e in restarts]
     return {
         "symbol": symbol,
-        "hours": len(markets),
-        "first_hour": iso_utc(markets[0].hour),
-        "last_hour": iso_utc(markets[-1].hour),
+        "hours": len(steps),
+        "first_hour": iso_utc(steps[0].hour),
+        "last_hour": iso_utc(steps[-1].hour),
         "verdicts": dict(verdicts),
         "actions": dict(actions),
         "stops": len(stops),
-        "stop_reasons": dict(Counter(e["reason"].split(":")[0] for e in stops)),
-        "gate_passages": {str(g): len(v) for g, v in passages.items()},
+        "stop_reasons": dict(Counter(e.reason.split(":")[0] for e in stops)),
+        "gate_passages": {str(g): passages[g] for g in (1, 2, 3)},
         "restarts": len(restarts),
         "hours_stopped": hours_stopped,
-        "hours_stopped_at_restart": [e["hours_stopped"] for e in restarts],
-        "restart_classifier_verdicts": dict(Counter(e["classifier_verdict"] for e in restarts)),
-        "min_hours_stopped_at_restart": min((e["hours_stopped"] for e in restarts), default=None),
-        "retriggers_within_24h": sum(1 for e in stops if e["retrigger"]),
-        "promotions": sum(1 for e in events if e["event"] == "promoted"),
-        "repositions": sum(1 for e in events if e["event"] == "reposition"),
+        "hours_stopped_at_restart": at_restart,
+        "restart_classifier_verdicts": dict(Counter(e.details["classifier_verdict"] for e in restarts)),
+        "min_hours_stopped_at_restart": min(at_restart, default=None),
+        "retriggers_within_24h": sum(1 for e in stops if e.details["hours_since_restart"] is not None
+                                     and e.details["hours_since_restart"] <= RETRIGGER_HOURS),
+        "promotions": sum(1 for e in events if e.kind == "promotion"),
+        "repositions": sum(1 for e in events if e.kind == "reposition"),
         "grid_versions": versions,
         "time_floor_hours": gate_config.min_hours_stopped,
-        "events": events,
+        "events": [e.to_dict() for e in events if e.kind != "initial"],
     }
 
 
@@ -286,6 +250,15 @@ def bench() -> int:
         rows.append((f"store.update (lock, verify tail, append, fsync; {k} versions)",
                      timeit.timeit(lambda: store.update("ETH-USDT", "bench", levels=12), number=k) / k))
         rows.append((f"store.verify ({k + 1} versions)", timeit.timeit(lambda: store.verify("ETH-USDT"), number=20) / 20))
+    hours = [market(i) for i in range(500)]
+    t0 = time.perf_counter()
+    GridSupervisor("ETH-USDT", initial_grid=grid).run(hours)
+    rows.append(("supervisor.step (in memory, 500 kept hours)", (time.perf_counter() - t0) / len(hours)))
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        for h in hours[:200]:
+            GridSupervisor("ETH-USDT", store_dir=tmp, initial_grid=grid).step(h)
+        rows.append(("supervisor.step (new object + state dir, 200 kept hours)", (time.perf_counter() - t0) / 200))
     for name, seconds in rows:
         print(f"{name:58s} {seconds * 1e6:10.1f} us")
     return 0

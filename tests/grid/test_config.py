@@ -1,6 +1,7 @@
 """GridConfig and grid levels: SPEC §6, properties 39, 43, 44, 45 (config side)."""
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime
 
@@ -34,7 +35,7 @@ def test_property_39_parameter_completeness_and_ranges(cfg):
 def test_property_43_levels_ordered_inside_bounds_consistent_spacing(cfg):
     levels = cfg.level_prices
     assert levels[0] == cfg.lower and levels[-1] == cfg.upper
-    assert all(a <= b for a, b in zip(levels, levels[1:]))
+    assert all(a <= b for a, b in itertools.pairwise(levels))
     n = cfg.levels - 1
     for i, value in enumerate(levels):
         # Independent closed forms for level i.
@@ -43,11 +44,11 @@ def test_property_43_levels_ordered_inside_bounds_consistent_spacing(cfg):
         else:
             expected = cfg.lower * (cfg.upper / cfg.lower) ** (i / n)
         assert value == pytest.approx(expected, rel=1e-9, abs=1e-12 * cfg.upper)
-    steps = [b - a for a, b in zip(levels, levels[1:])]
+    steps = [b - a for a, b in itertools.pairwise(levels)]
     if cfg.spacing_mode is SpacingMode.ARITHMETIC:
         assert max(steps) - min(steps) <= 1e-9 * cfg.upper
     else:
-        ratios = [b / a for a, b in zip(levels, levels[1:])]
+        ratios = [b / a for a, b in itertools.pairwise(levels)]
         assert max(ratios) - min(ratios) <= 1e-9 * max(ratios)
 
 
@@ -69,7 +70,7 @@ INVALID = [
 @given(st.sampled_from(INVALID))
 def test_property_45_invalid_configs_refused_naming_the_field(case):
     field, value = case
-    kwargs = dict(symbol=SYMBOL, lower=100.0, upper=110.0, levels=10, allocation=1000.0)
+    kwargs = {"symbol": SYMBOL, "lower": 100.0, "upper": 110.0, "levels": 10, "allocation": 1000.0}
     kwargs[field] = value
     with pytest.raises(InvalidParameterError, match=field):
         GridConfig(**kwargs)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import orjson
@@ -58,10 +59,11 @@ def stopped_run(bars, config=DEFAULT):
 
 
 def market(i=0, **changes):
-    base = dict(symbol=SYMBOL, hour=H0 + i * HOUR, verdict="RANGE_OK", trend_score=20.0, mean_rev_score=70.0,
-                vol_change_score=20.0, range_quality_score=80.0, grid_capacity=20, grid_capacity_ok=True,
-                spacing=0.5, adx=40.0 - i, atr=1.0, atr_rank=30.0, hour_range_atr=1.0, price=105.0,
-                range_lower=100.0, range_upper=110.0, confidence=0.7)
+    base = {"symbol": SYMBOL, "hour": H0 + i * HOUR, "verdict": "RANGE_OK", "trend_score": 20.0,
+            "mean_rev_score": 70.0, "vol_change_score": 20.0, "range_quality_score": 80.0, "grid_capacity": 20,
+            "grid_capacity_ok": True, "spacing": 0.5, "adx": 40.0 - i, "atr": 1.0, "atr_rank": 30.0,
+            "hour_range_atr": 1.0, "price": 105.0, "range_lower": 100.0, "range_upper": 110.0,
+            "confidence": 0.7}
     base.update(changes)
     return MarketState(**base)
 
@@ -151,7 +153,7 @@ def test_property_55_only_current_gate_drives_state(bars, data):
 # -- 56, 57, 58 -----------------------------------------------------------------------------------
 def _at_gate(evaluations, gate):
     phase = {1: Phase.GATE_1, 2: Phase.GATE_2, 3: Phase.GATE_3}[gate]
-    for prev, ev in zip(evaluations, evaluations[1:]):
+    for prev, ev in itertools.pairwise(evaluations):
         if prev.state.phase is phase or (gate == 1 and prev.state.phase is Phase.STOPPED):
             yield prev, ev
 
@@ -203,7 +205,7 @@ def test_property_57_gate_1_conditions_complete(bars):
 @given(hourly_sequences(min_size=2, max_size=40), st.sampled_from(["trend", "adx", "verdict"]))
 def test_property_58_gate_1_blocking(bars, which):
     """Any one failing Gate 1 condition keeps Gate 1 closed and clears its hold."""
-    evaluations, state, _, _ = stopped_run(bars[:1])
+    _evaluations, state, _, _ = stopped_run(bars[:1])
     hour = bars[0].hour
     for i in range(1, 12):
         bar = market(i, adx=40.0 - i)
@@ -279,11 +281,11 @@ def test_property_63_gate_3_conditions_complete(bars):
 def test_property_64_gate_3_failure_returns_to_gate_2(max_bars, which):
     cfg = GateConfig(gate3_max_bars=max_bars)
     good = good_bars(9)
-    evaluations, state, _, _ = run_live(good, cfg, stop_at={0})
+    _evaluations, state, _, _ = run_live(good, cfg, stop_at={0})
     # The all-good bars reach Gate 3 at bar 8 (floor 6, then Gate 2 holds two bars).
     assert state.phase is Phase.GATE_3 and state.gate3_bars == 0
-    bad = {"quality": dict(range_quality_score=59.9), "meanrev": dict(mean_rev_score=49.9),
-           "capacity": dict(grid_capacity_ok=False), "outside": dict(price=110.01)}[which]
+    bad = {"quality": {"range_quality_score": 59.9}, "meanrev": {"mean_rev_score": 49.9},
+           "capacity": {"grid_capacity_ok": False}, "outside": {"price": 110.01}}[which]
     for k in range(1, max_bars + 1):
         ev = evaluate(state, market(8 + k, **bad), cfg)
         state = ev.state
@@ -299,7 +301,7 @@ def test_property_64_gate_3_failure_returns_to_gate_2(max_bars, which):
 @given(hourly_sequences(min_size=2, max_size=60))
 def test_property_64_trend_returns_to_gate_1(bars):
     evaluations, _, _, _ = stopped_run(bars)
-    for prev, ev in zip(evaluations, evaluations[1:]):
+    for prev, ev in itertools.pairwise(evaluations):
         if prev.state.phase in (Phase.GATE_2, Phase.GATE_3, Phase.READY) and ev.state.last_hour is not None:
             idx = int((ev.hour - H0) // HOUR)
             if bars[idx].verdict == "TREND":
@@ -337,7 +339,7 @@ def test_property_66_grid_creation_permission(bars):
 @given(st.floats(100.0, 110.0), st.floats(1.0, 1000.0), st.floats(0.3, 2.0))
 def test_property_67_fresh_grid_parameters(price, old_lower, atr):
     bars = [market(i, price=price if i >= 9 else 105.0, atr=atr) for i in range(12)]
-    evaluations, state, _, _ = stopped_run(bars)
+    _evaluations, state, _, _ = stopped_run(bars)
     assert state.phase is Phase.READY
     last = bars[-1]
     proposals = set()

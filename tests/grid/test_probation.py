@@ -5,7 +5,7 @@ import dataclasses
 import math
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from gridregime.errors import InvalidParameterError
@@ -99,10 +99,10 @@ def test_property_41_promotion_criteria(samples, hours_needed, inside_needed):
 
 
 def _base_market(**changes):
-    base = dict(symbol=SYMBOL, hour=H0, verdict="RANGE_OK", trend_score=20.0, mean_rev_score=70.0,
-                vol_change_score=20.0, range_quality_score=80.0, grid_capacity=20, grid_capacity_ok=True,
-                spacing=0.5, adx=20.0, atr=1.0, atr_rank=30.0, hour_range_atr=1.0, price=105.0,
-                range_lower=100.0, range_upper=110.0)
+    base = {"symbol": SYMBOL, "hour": H0, "verdict": "RANGE_OK", "trend_score": 20.0, "mean_rev_score": 70.0,
+            "vol_change_score": 20.0, "range_quality_score": 80.0, "grid_capacity": 20,
+            "grid_capacity_ok": True, "spacing": 0.5, "adx": 20.0, "atr": 1.0, "atr_rank": 30.0,
+            "hour_range_atr": 1.0, "price": 105.0, "range_lower": 100.0, "range_upper": 110.0}
     base.update(changes)
     from gridregime.grid import MarketState
     return MarketState(**base)
@@ -154,4 +154,3 @@ def test_probation_grid_refuses_unusable_ranges():
         probation_grid(_base_market(range_lower=104.0, range_upper=105.2, price=104.5))
     narrow = probation_grid(_base_market(range_lower=104.0, range_upper=105.8, price=104.5))
     assert narrow.levels == 4 and narrow.spacing == pytest.approx(0.5)
-    assume(True)

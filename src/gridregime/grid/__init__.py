@@ -1,4 +1,4 @@
-"""Grid configuration, recommendations and restart gates (SPEC §6–8), pure Python over analysis results."""
+"""Grid configuration, recommendations, restart gates and the hourly supervisor (SPEC §6–8), pure Python over analysis results."""
 from gridregime.grid.config import GridConfig, GridMode, SpacingMode, grid_levels
 from gridregime.grid.gates import (
     Condition,
@@ -29,12 +29,21 @@ from gridregime.grid.probation import (
 )
 from gridregime.grid.recommend import Action, Recommendation, recommend
 from gridregime.grid.store import GridHistoryStore, GridStoreError, VerifyReport
+from gridregime.grid.supervisor import (
+    GridSupervisor,
+    SupervisorError,
+    SupervisorEvent,
+    SupervisorStep,
+    rows_to_columns,
+    supervise_results,
+)
 
 __all__ = [
     "Action", "Condition", "GateConfig", "GateEvaluation", "GateReport", "GateState", "GateStateStore",
     "GridBuildError", "GridConfig", "GridHistoryStore", "GridMode", "GridPolicy", "GridStoreError",
-    "MarketState", "Phase", "ProbationStatus", "Recommendation", "SpacingMode", "VerifyReport",
-    "apply_events", "evaluate", "grid_levels", "initial_state", "market_state_from_result",
-    "normal_grid", "probation_grid", "probation_status", "promoted", "quick_stop_triggers",
-    "readiness", "recommend", "replay", "restart", "stop",
+    "GridSupervisor", "MarketState", "Phase", "ProbationStatus", "Recommendation", "SpacingMode",
+    "SupervisorError", "SupervisorEvent", "SupervisorStep", "VerifyReport", "apply_events", "evaluate",
+    "grid_levels", "initial_state", "market_state_from_result", "normal_grid", "probation_grid",
+    "probation_status", "promoted", "quick_stop_triggers", "readiness", "recommend", "replay", "restart",
+    "rows_to_columns", "stop", "supervise_results",
 ]

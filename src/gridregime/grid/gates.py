@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import math
 import os
-from itertools import pairwise
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import Enum
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 

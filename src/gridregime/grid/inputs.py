@@ -113,21 +113,21 @@ def market_state_from_result(result: Any) -> MarketState:
         return NAN if fv is None or fv.rank is None else float(fv.rank)
 
     chosen = getattr(result, "chosen_range", None)
-    kwargs: dict[str, Any] = dict(
-        symbol=result.symbol,
-        hour=result.hour,
-        verdict=getattr(result, "verdict", None),
-        direction=int(getattr(result, "direction", 0) or 0),
-        adx=feature_value("adx"),
-        atr=_float(getattr(result, "atr", None)),
-        atr_rank=feature_rank("atr"),
-        hour_range_atr=feature_value("hour_range_atr"),
-        price=_float(getattr(result, "price", None)),
-        range_lower=NAN if chosen is None else float(chosen.lower),
-        range_upper=NAN if chosen is None else float(chosen.upper),
-        status=str(getattr(result, "status", "ok")),
-        confidence=_float(getattr(result, "confidence", None)),
-    )
+    kwargs: dict[str, Any] = {
+        "symbol": result.symbol,
+        "hour": result.hour,
+        "verdict": getattr(result, "verdict", None),
+        "direction": int(getattr(result, "direction", 0) or 0),
+        "adx": feature_value("adx"),
+        "atr": _float(getattr(result, "atr", None)),
+        "atr_rank": feature_rank("atr"),
+        "hour_range_atr": feature_value("hour_range_atr"),
+        "price": _float(getattr(result, "price", None)),
+        "range_lower": NAN if chosen is None else float(chosen.lower),
+        "range_upper": NAN if chosen is None else float(chosen.upper),
+        "status": str(getattr(result, "status", "ok")),
+        "confidence": _float(getattr(result, "confidence", None)),
+    }
     if scores is not None:
         kwargs.update(
             trend_score=scores.trend,

@@ -30,8 +30,20 @@ from typing import Any
 from gridregime.errors import InvalidParameterError
 from gridregime.grid.config import GridConfig, GridMode, iso_utc
 from gridregime.grid.gates import GateState, Phase, readiness
-from gridregime.grid.inputs import RANGE_OK, RANGE_WEAK, TRANSITION, TREND, as_market_state
-from gridregime.grid.probation import GridBuildError, GridPolicy, normal_grid, probation_grid, quick_stop_triggers
+from gridregime.grid.inputs import (
+    RANGE_OK,
+    RANGE_WEAK,
+    TRANSITION,
+    TREND,
+    as_market_state,
+)
+from gridregime.grid.probation import (
+    GridBuildError,
+    GridPolicy,
+    normal_grid,
+    probation_grid,
+    quick_stop_triggers,
+)
 
 
 class Action(str, Enum):
@@ -78,7 +90,7 @@ def recommend(
     grid: GridConfig | None,
     gate_state: GateState | None = None,
     *,
-    policy: GridPolicy = GridPolicy(),
+    policy: GridPolicy | None = None,
     pnl: float | None = None,
 ) -> Recommendation:
     """Recommend an action for ``grid`` given this hour's analysis.
@@ -91,12 +103,13 @@ def recommend(
         The current grid (None: no grid configured, treated as disabled and never stopped).
     gate_state : GateState or None
         The restart-gate state *after* evaluating this hour (None: never stopped).
-    policy : GridPolicy
-        Fresh-grid, probation and quick-stop numbers.
+    policy : GridPolicy, optional
+        Fresh-grid, probation and quick-stop numbers (default: ``GridPolicy()``).
     pnl : float, optional
         The grid's running PnL in quote currency, for the drawdown quick stop.
     """
     market = as_market_state(result)
+    policy = GridPolicy() if policy is None else policy
     if grid is not None and grid.symbol != market.symbol:
         raise InvalidParameterError(f"grid.symbol: expected {market.symbol}, got {grid.symbol}")
     if gate_state is not None and gate_state.symbol != market.symbol:

@@ -91,8 +91,8 @@ def _parse(path: Path, data: bytes) -> _Parsed:
         try:
             entry = orjson.loads(raw)
             if not isinstance(entry, dict):
-                raise ValueError("not an object")
-        except (orjson.JSONDecodeError, ValueError):
+                raise TypeError("not an object")
+        except (orjson.JSONDecodeError, TypeError):
             if index == len(lines) - 2 and not lines[-1]:
                 # Unparseable final line, e.g. a crash that wrote garbage ending in a newline.
                 torn = True
