@@ -139,8 +139,8 @@ def _process_writer(directory: str, writer: int, count: int) -> None:
 
 
 def test_concurrent_processes_lose_no_version(tmp_path):
-    """4 processes x 30 updates on one symbol: every version exactly once, the chain verifies."""
-    writers, count = 4, 30
+    """4 processes x 50 updates on one symbol: every version exactly once, the chain verifies."""
+    writers, count = 4, 50
     store = GridHistoryStore(tmp_path)
     store.update(SYMBOL, "initial", config=GridConfig(SYMBOL, 1.0, 2.0, 3, 10.0))
     ctx = multiprocessing.get_context("spawn")
