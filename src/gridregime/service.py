@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pyarrow as pa
 
@@ -22,7 +23,7 @@ from gridregime.analysis.result import RegimeResult
 from gridregime.config import RegimeConfig
 from gridregime.errors import InvalidParameterError
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import HOUR, iso_z, to_utc_hour
+from gridregime.timeutil import HOUR, HOUR_MS, iso_z, to_ms, to_utc_hour
 
 EXECUTORS = ("serial", "process", "dask")
 
@@ -143,7 +144,7 @@ class BatchResult:
             "wall_time_s": round(self.wall_time, 3),
         }
 
-    def extend(self, other: "_TaskOutput") -> None:
+    def extend(self, other: _TaskOutput) -> None:
         self.results.extend(other.results)
         self.failures.extend(other.failures)
         self.rows.extend(other.rows)
@@ -160,6 +161,7 @@ class _Task:
     config: RegimeConfig
     write_analysis: bool
     keep_results: bool
+    run_start: datetime  # first hour of the whole run: fixes where every chunk's series begins
 
 
 @dataclass
@@ -168,6 +170,78 @@ class _TaskOutput:
     failures: list[HourFailure]
     rows: list[dict[str, Any]]
     hours: int
+
+
+def _early_history(reader: Any, symbol: str, hours: list[datetime], history: int) -> pa.Table | None:
+    """The hourly bars of the 1h files of ``hours`` (spaced ``history`` hours apart), merged.
+
+    None when a file is missing or invalid, or when a file after the first does not reach back
+    the full ``history`` hours (a store written with shorter histories): the bars would then
+    not join up, and the caller loads the whole span instead.
+    """
+    from gridregime.bars import ts_ms
+    from gridregime.snapshot import SnapshotError, market_path
+    from gridregime.snapshot.validate import read_market_file
+
+    tables = []
+    for k, hour in enumerate(hours):
+        try:
+            mf = read_market_file(market_path(reader.root, symbol, "1h", hour), symbol=symbol,
+                                  timeframe="1h", hour=hour)
+        except SnapshotError:
+            return None
+        bars = mf.bars()
+        if k and (bars.num_rows == 0 or int(ts_ms(bars)[0]) > to_ms(hour) - (history - 1) * HOUR_MS):
+            return None
+        tables.append(bars)
+    return pa.concat_tables(tables) if tables else None
+
+
+def _merge_bars(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate bars tables, sort by time and keep the first row of each time."""
+    import numpy as np
+
+    from gridregime.bars import ts_ms
+
+    table = pa.concat_tables(tables)
+    ts = ts_ms(table)
+    order = np.argsort(ts, kind="stable")
+    sorted_ts = ts[order]
+    first = np.r_[True, sorted_ts[1:] != sorted_ts[:-1]] if sorted_ts.size else np.zeros(0, dtype=bool)
+    return table.take(pa.array(order[first]))
+
+
+def _load_task(reader: Any, task: _Task, history: int):
+    """Load a chunk with the hourly series every chunk of the run shares.
+
+    Features at a bar depend (in the last bits, through recursive smoothers) on where the
+    series starts. So every chunk's series starts where the series of the whole run would:
+    at ``run_start - (history - 1)`` hours. A later chunk's own 1h files do not reach that
+    far back; the 1h files of hours ``run_start, run_start + history, ...`` (before the
+    chunk) bring the missing bars. When they cannot (a file unreadable, or histories shorter
+    than ``history``), the chunk takes its history from a load of the whole span from
+    ``run_start`` instead: slower, same result.
+    Returns ``(hourly, minute, hours, problems)`` restricted to the chunk's hours.
+    """
+    from gridregime.bars import slice_time, ts_ms
+
+    origin = to_ms(task.run_start) - (history - 1) * HOUR_MS
+    loaded = reader.load_range(task.symbol, task.start, task.end, history_hours=history)
+    hourly = loaded.hourly
+    if task.start > task.run_start:
+        steps = int((task.start - task.run_start) / HOUR)
+        early = None
+        own_reach = to_ms(task.start) - (history - 1) * HOUR_MS
+        if hourly.num_rows and int(ts_ms(hourly)[0]) <= own_reach:
+            early = _early_history(reader, task.symbol,
+                                   [task.run_start + j * HOUR for j in range(0, steps, history)], history)
+        if early is None:
+            hourly = reader.load_range(task.symbol, task.run_start, task.end, history_hours=history).hourly
+        elif early.num_rows:
+            hourly = _merge_bars([hourly, early])
+    if hourly.num_rows and int(ts_ms(hourly)[0]) < origin:
+        hourly = slice_time(hourly, origin, None)
+    return hourly, loaded.minute, loaded.hours, loaded.problems
 
 
 def _run_task(task: _Task) -> _TaskOutput:
@@ -180,20 +254,20 @@ def _run_task(task: _Task) -> _TaskOutput:
     n_hours = int((task.end - task.start) / HOUR) + 1
     try:
         history = task.config.for_symbol(task.symbol).history_hours
-        loaded = reader.load_range(task.symbol, task.start, task.end, history_hours=history)
+        hourly, minute, hours, problems = _load_task(reader, task, history)
     except Exception as exc:  # a broken chunk must not stop the run
         failures.append(HourFailure(task.symbol, task.start, "error", f"{type(exc).__name__}: {exc}"))
         return _TaskOutput([], failures, [], n_hours)
-    for p in loaded.problems:
+    for p in problems:
         failures.append(HourFailure(task.symbol, p.hour, p.kind, p.reason))
     results: list[RegimeResult] = []
     try:
-        results = engine.analyze_hours(task.symbol, loaded.hourly, loaded.minute, loaded.hours)
+        results = engine.analyze_hours(task.symbol, hourly, minute, hours)
     except Exception:
         # Fall back to hour-by-hour so one bad hour costs only itself.
-        for hour in loaded.hours:
+        for hour in hours:
             try:
-                results.extend(engine.analyze_hours(task.symbol, loaded.hourly, loaded.minute, [hour]))
+                results.extend(engine.analyze_hours(task.symbol, hourly, minute, [hour]))
             except Exception as exc:
                 failures.append(HourFailure(task.symbol, hour, "error", f"{type(exc).__name__}: {exc}"))
     if task.write_analysis:
@@ -314,7 +388,7 @@ class RegimeAnalysisService:
             while chunk_start <= end:
                 chunk_end = min(end, chunk_start + (chunk_hours - 1) * HOUR)
                 tasks.append(_Task(str(self.root), sym, chunk_start, chunk_end, self.config,
-                                   write_analysis, keep_results))
+                                   write_analysis, keep_results, start))
                 chunk_start = chunk_end + HOUR
         return tasks
 

@@ -8,6 +8,8 @@ import orjson
 
 from gridregime.service import EXECUTORS
 
+_OPTIONS = {"start", "end", "symbols", "workers", "executor"}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -33,15 +35,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from gridregime.config import load_config
+    from gridregime.errors import InvalidParameterError
     from gridregime.service import RegimeAnalysisService
 
+    if not Path(args.root).is_dir():
+        raise InvalidParameterError(f"--root: expected a snapshot directory, got {args.root!r} (not a directory)")
+    if args.workers < 1:
+        raise InvalidParameterError(f"--workers: expected an integer >= 1, got {args.workers}")
+    if args.out and not Path(args.out).parent.is_dir():
+        raise InvalidParameterError(f"--out: expected a file in an existing directory, got {args.out!r}")
     symbols = [s for item in args.symbols for s in item.split(",") if s]
+    if not symbols:
+        raise InvalidParameterError("--symbols: expected at least one symbol such as ETH-USDT")
     service = RegimeAnalysisService(args.root, load_config(args.config))
-    batch = service.analyze_many(
-        symbols, args.start, args.end, workers=args.workers, executor=args.executor,
-        write_analysis=args.write_analysis, keep_results=False, progress=not args.quiet,
-    )
+    try:
+        batch = service.analyze_many(
+            symbols, args.start, args.end, workers=args.workers, executor=args.executor,
+            write_analysis=args.write_analysis, keep_results=False, progress=not args.quiet,
+        )
+    except InvalidParameterError as exc:
+        # name the command-line option, not the keyword argument behind it
+        name, sep, rest = str(exc).partition(":")
+        if sep and name in _OPTIONS:
+            raise InvalidParameterError(f"--{name}:{rest}") from exc
+        raise
     summary = batch.summary()
     if args.out:
         summary["results_table"] = str(batch.write_parquet(args.out))
