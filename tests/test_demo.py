@@ -36,8 +36,12 @@ def test_demo_writes_snapshots_table_and_summary(demo):
     # the halt (2021-04-20 02:00-04:29) is reported once, by the import
     eth_import = next(i for i in demo.imports if i.symbol == "ETH-USDT")
     assert [(h.hour, m) for h, m in eth_import.skipped] == [(2, 60), (3, 60), (4, 30)]
+    grid = pq.read_table(demo.grid_table)
+    assert grid.num_rows == len(table)  # the supervisor stepped every analysed hour
+    assert set(grid.column("symbol").to_pylist()) == {"ETH-USDT", "BTC-USDT"}
+    assert grid.column("events").to_pylist()[0] == "initial"  # ETH-USDT first, analysed from hour one
     text = demo.summary_md.read_text()
-    for needle in ("## Verdicts", "## Forward range-hold", "ETH-USDT", "BTC-USDT", "2021-04-20T02:00:00Z"):
+    for needle in ("## Grid supervision", "## Verdicts", "## Forward range-hold", "ETH-USDT", "BTC-USDT", "2021-04-20T02:00:00Z"):
         assert needle in text
 
 

@@ -7,6 +7,8 @@ hour from the stored files (one pass per symbol, in parallel), and writes:
 
 - ``OUT/snapshots/``      the snapshot store (raw files and each hour's ``_regime.json``);
 - ``OUT/results.parquet`` one row per (symbol, hour);
+- ``OUT/grid.parquet``    the grid supervisor's hour (recommendation, gate phase, grid), driven
+                          hour by hour from an enabled grid; its state persists in ``OUT/grid_state``;
 - ``OUT/summary.md``      verdict distribution, skipped hours with reasons, forward range-hold.
 
 Re-running with the same ``OUT`` re-uses the immutable snapshots already there.
@@ -49,10 +51,12 @@ class DemoReport:
     out: Path
     snapshots: Path
     results_table: Path
+    grid_table: Path
     summary_md: Path
     imports: list[SymbolImport]
     batch_summary: dict[str, Any]
     hold_rates: dict[str, dict[str, float | int]]
+    grid_events: dict[str, dict[str, int]]
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -140,8 +144,14 @@ def run_demo(out: str | Path = "gridregime-demo", *, symbols: Sequence[str] = DE
     start = min(i.start for i in imports)
     end = max(i.end for i in imports) - HOUR
     service = RegimeAnalysisService(root)
+    # A fresh grid state each run: the supervisor refuses to step an hour twice.
+    grid_state = out / "grid_state"
+    if grid_state.exists():
+        import shutil
+
+        shutil.rmtree(grid_state)
     batch = service.analyze_many(symbols, start, end, workers=workers, write_analysis=True,
-                                 keep_results=False, progress=progress)
+                                 keep_results=False, progress=progress, supervise=True, grid_dir=grid_state)
     seconds["analysis"] = time.perf_counter() - t1
     # Hours outside a symbol's imported span were never written: not failures of the run.
     # and hours the import skipped for missing minutes are reported once, with the import.
@@ -151,11 +161,13 @@ def run_demo(out: str | Path = "gridregime-demo", *, symbols: Sequence[str] = DE
                       if not (f.kind == "missing" and ((f.symbol, f.hour) in import_skipped
                                                        or not spans[f.symbol][0] <= f.hour < spans[f.symbol][1]))]
     table_path = batch.write_parquet(out / "results.parquet")
+    grid_path = batch.write_grid_parquet(out / "grid.parquet")
     holds = forward_hold_rates(batch.to_table())
     seconds["total"] = time.perf_counter() - t0
 
     summary_path = out / "summary.md"
-    report = DemoReport(out, root, table_path, summary_path, imports, batch.summary(), holds, seconds)
+    report = DemoReport(out, root, table_path, grid_path, summary_path, imports, batch.summary(), holds,
+                        batch.grid_events(), seconds)
     from gridregime._atomic import atomic_write_text
 
     atomic_write_text(summary_path, render_summary(report, batch))
@@ -191,6 +203,17 @@ def render_summary(report: DemoReport, batch) -> str:
     for sym, h in report.hold_rates.items():
         lines.append(f"| {sym} | {h['hours_range_ok']} | {h['hold_range_ok']:.3f} | {h['hours_all']} "
                      f"| {h['hold_all']:.3f} |")
+    lines += ["", "## Grid supervision", "",
+              "Recommendations and restart gates driven hour by hour from an enabled grid "
+              f"(table: `{report.grid_table}`).", "",
+              "| symbol | stops | gate passages | restarts (probationary) | promotions | repositions | hours stopped |",
+              "|---|---|---|---|---|---|---|"]
+    grid = batch.grid_table().to_pydict() if batch.grid_rows else {"symbol": []}
+    for imp in report.imports:
+        ev = report.grid_events.get(imp.symbol, {})
+        stopped = sum(1 for i, sym in enumerate(grid["symbol"]) if sym == imp.symbol and not grid["grid_enabled"][i])
+        lines.append(f"| {imp.symbol} | {ev.get('stop', 0)} | {ev.get('gate_passed', 0)} | {ev.get('restart', 0)} "
+                     f"| {ev.get('promotion', 0)} | {ev.get('reposition', 0)} | {stopped} |")
     skipped = [(imp.symbol, hour, f"{missing} minutes missing") for imp in report.imports
                for hour, missing in imp.skipped]
     skipped += [(f.symbol, f.hour, f"{f.kind}: {f.reason}") for f in batch.failures]

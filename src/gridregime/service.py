@@ -8,6 +8,7 @@ Dask cluster; per-hour failures are collected, never fatal.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -87,6 +88,17 @@ def result_row(result: RegimeResult) -> dict[str, Any]:
     }
 
 
+def write_parquet_atomic(table: pa.Table, path: str | os.PathLike) -> Path:
+    """Write ``table`` as zstd Parquet to ``path`` atomically (temp file + fsync + rename)."""
+    import pyarrow.parquet as pq
+
+    from gridregime._atomic import atomic_write_bytes
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
 @dataclass
 class BatchResult:
     """What a batch run produced: results in (symbol, hour) order, failures, timings."""
@@ -96,6 +108,8 @@ class BatchResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     wall_time: float = 0.0
     tasks: int = 0
+    grid_rows: list[dict[str, Any]] = field(default_factory=list)  # with supervise=True
+    markets: list[Any] = field(default_factory=list)
 
     @property
     def analysed(self) -> int:
@@ -126,13 +140,11 @@ class BatchResult:
 
     def write_parquet(self, path: str | os.PathLike) -> Path:
         """Write the results table atomically (temp file + rename)."""
-        import pyarrow.parquet as pq
+        return write_parquet_atomic(self.to_table(), path)
 
-        from gridregime._atomic import atomic_write_bytes
-
-        sink = pa.BufferOutputStream()
-        pq.write_table(self.to_table(), sink, compression="zstd")
-        return atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    def write_grid_parquet(self, path: str | os.PathLike) -> Path:
+        """Write the grid supervisor's table atomically (``supervise=True`` runs)."""
+        return write_parquet_atomic(self.grid_table(), path)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -148,6 +160,23 @@ class BatchResult:
         self.results.extend(other.results)
         self.failures.extend(other.failures)
         self.rows.extend(other.rows)
+        self.markets.extend(other.markets)
+
+    def grid_table(self) -> pa.Table:
+        """The grid supervisor's per-hour rows (``supervise=True``): action, gate phase, grid."""
+        from gridregime.grid.supervisor import ROW_COLUMNS, rows_to_columns
+
+        return pa.table(rows_to_columns(self.grid_rows)) if self.grid_rows else pa.table(
+            {name: pa.array([], type=pa.null()) for name in ROW_COLUMNS})
+
+    def grid_events(self) -> dict[str, dict[str, int]]:
+        """Per symbol, how many hours carried each supervisor event (stop, restart, ...)."""
+        out: dict[str, dict[str, int]] = {}
+        for row in self.grid_rows:
+            counts = out.setdefault(row["symbol"], {})
+            for kind in filter(None, row["events"].split(",")):
+                counts[kind] = counts.get(kind, 0) + 1
+        return out
 
 
 @dataclass(frozen=True)
@@ -162,6 +191,7 @@ class _Task:
     write_analysis: bool
     keep_results: bool
     run_start: datetime  # first hour of the whole run: fixes where every chunk's series begins
+    supervise: bool = False  # also return each hour's MarketState for the grid supervisor
 
 
 @dataclass
@@ -170,6 +200,7 @@ class _TaskOutput:
     failures: list[HourFailure]
     rows: list[dict[str, Any]]
     hours: int
+    markets: list[Any] = field(default_factory=list)
 
 
 def _early_history(reader: Any, symbol: str, hours: list[datetime], history: int) -> pa.Table | None:
@@ -275,7 +306,12 @@ def _run_task(task: _Task) -> _TaskOutput:
         for r in results:
             storage.write_analysis(r.symbol, r.hour, r.to_json())
     rows = [result_row(r) for r in results]
-    return _TaskOutput(results if task.keep_results else [], failures, rows, n_hours)
+    markets = []
+    if task.supervise:  # the small per-hour view the grid layer reads, cheap to send back
+        from gridregime.grid.inputs import market_state_from_result
+
+        markets = [market_state_from_result(r) for r in results]
+    return _TaskOutput(results if task.keep_results else [], failures, rows, n_hours, markets)
 
 
 class RegimeAnalysisService:
@@ -324,6 +360,8 @@ class RegimeAnalysisService:
         keep_results: bool = True,
         progress: bool = False,
         dask_client: Any = None,
+        supervise: bool = False,
+        grid_dir: str | os.PathLike | None = None,
     ) -> BatchResult:
         """Analyse every stored hour of several symbols.
 
@@ -349,6 +387,13 @@ class RegimeAnalysisService:
             A progress bar on stderr.
         dask_client : distributed.Client, optional
             With ``executor="dask"``; default: a local cluster with ``workers`` processes.
+        supervise : bool
+            Also drive recommendations and the restart gates hour by hour
+            (:class:`gridregime.grid.GridSupervisor`, starting from an enabled grid on the first
+            hour with a verdict and a range); rows in ``BatchResult.grid_rows``. Gates are
+            sequential, so this runs in the parent, per symbol, after the analysis.
+        grid_dir : path, optional
+            With ``supervise``: where grid histories and gate states persist (default: memory).
 
         Returns
         -------
@@ -368,10 +413,16 @@ class RegimeAnalysisService:
         if executor not in EXECUTORS:
             raise InvalidParameterError(f"executor: expected one of {EXECUTORS}, got {executor!r}")
         tasks = self._plan(symbols, start, end, workers, chunk_hours, write_analysis, keep_results)
+        if supervise:
+            tasks = [dataclasses.replace(t, supervise=True) for t in tasks]
         outputs = _execute(tasks, executor, workers, progress, dask_client)
         batch = BatchResult(tasks=len(tasks))
         for out in outputs:  # tasks were planned in (symbol, time) order
             batch.extend(out)
+        if supervise:
+            from gridregime.grid.supervisor import supervise_results
+
+            batch.grid_rows = supervise_results(batch.markets, store_dir=grid_dir, start_enabled=True)
         batch.wall_time = time.perf_counter() - t0
         return batch
 

@@ -103,3 +103,24 @@ def test_batch_missing_required_option_exits_2(capsys):
         main(["batch", "--symbols", REAL_SYMBOL, "--start", "2021-04-19T00Z", "--end", "2021-04-19T01Z"])
     assert exc.value.code == 2
     assert "--root" in capsys.readouterr().err
+
+
+def test_batch_grid_out_writes_the_supervisor_table(real_store, tmp_path, capsys):
+    grid_out = tmp_path / "grid.parquet"
+    code = main(["batch", "--root", str(real_store), "--symbols", REAL_SYMBOL, "--start", iso(FIRST),
+                 "--end", iso(LAST), "--grid-out", str(grid_out), "--grid-dir", str(tmp_path / "state"),
+                 "--json", "--quiet"])
+    assert code == 0
+    summary = orjson.loads(capsys.readouterr().out)
+    expected = RegimeAnalysisService(real_store).analyze_range(REAL_SYMBOL, FIRST, LAST, supervise=True)
+    table = pq.read_table(grid_out)
+    assert table.num_rows == summary["hours_analysed"] == len(expected.grid_rows)
+    assert table.column("action").to_pylist() == [r["action"] for r in expected.grid_rows]
+    assert summary["grid_events"] == expected.grid_events()
+    assert (tmp_path / "state" / "grids" / f"{REAL_SYMBOL}.jsonl").is_file()
+
+
+def test_batch_grid_dir_without_grid_out_is_refused(real_store, capsys):
+    code = main(["batch", "--root", str(real_store), "--symbols", REAL_SYMBOL, "--start", iso(FIRST),
+                 "--end", iso(LAST), "--grid-dir", "somewhere", "--quiet"])
+    assert code == 2 and "--grid-dir" in capsys.readouterr().err

@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="write the results table to this Parquet file")
     p.add_argument("--write-analysis", action="store_true",
                    help="also write each hour's _regime.json beside its snapshot")
+    p.add_argument("--grid-out", default=None, metavar="FILE",
+                   help="also drive recommendations and restart gates hour by hour (from an enabled "
+                   "grid) and write their per-hour table to this Parquet file")
+    p.add_argument("--grid-dir", default=None, metavar="DIR",
+                   help="with --grid-out: persist grid histories and gate states here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -47,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--workers: expected an integer >= 1, got {args.workers}")
     if args.out and not Path(args.out).parent.is_dir():
         raise InvalidParameterError(f"--out: expected a file in an existing directory, got {args.out!r}")
+    if args.grid_out and not Path(args.grid_out).parent.is_dir():
+        raise InvalidParameterError(f"--grid-out: expected a file in an existing directory, got {args.grid_out!r}")
+    if args.grid_dir and not args.grid_out:
+        raise InvalidParameterError("--grid-dir: only meaningful with --grid-out")
     symbols = [s for item in args.symbols for s in item.split(",") if s]
     if not symbols:
         raise InvalidParameterError("--symbols: expected at least one symbol such as ETH-USDT")
@@ -55,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         batch = service.analyze_many(
             symbols, args.start, args.end, workers=args.workers, executor=args.executor,
             write_analysis=args.write_analysis, keep_results=False, progress=not args.quiet,
+            supervise=bool(args.grid_out), grid_dir=args.grid_dir,
         )
     except InvalidParameterError as exc:
         # name the command-line option, not the keyword argument behind it
@@ -65,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     summary = batch.summary()
     if args.out:
         summary["results_table"] = str(batch.write_parquet(args.out))
+    if args.grid_out:
+        batch.write_grid_parquet(args.grid_out)
+        summary["grid_events"] = batch.grid_events()
+        summary["grid_table"] = str(args.grid_out)
     if args.json:
         sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -87,6 +101,10 @@ def format_summary(summary: dict, failures) -> str:
     if len(failures) > 20:
         lines.append(f"  ... and {len(failures) - 20} more skipped hours")
     lines.append(f"wall time: {summary['wall_time_s']:.2f} s")
+    for symbol, events in summary.get("grid_events", {}).items():
+        lines.append(f"grid {symbol}: " + ", ".join(f"{k} {v}" for k, v in sorted(events.items())))
     if "results_table" in summary:
         lines.append(f"results table: {summary['results_table']}")
+    if "grid_table" in summary:
+        lines.append(f"grid table: {summary['grid_table']}")
     return "\n".join(lines)

@@ -44,8 +44,12 @@ def run(args: argparse.Namespace) -> int:
           f"{b['skipped_by_reason'] or ''}".rstrip())
     for sym, h in report.hold_rates.items():
         print(f"{sym}: 24 h range-hold {h['hold_range_ok']:.3f} for RANGE_OK hours vs {h['hold_all']:.3f} for all")
+    for sym, ev in report.grid_events.items():
+        print(f"{sym}: grid {ev.get('stop', 0)} stops, {ev.get('restart', 0)} restarts, "
+              f"{ev.get('reposition', 0)} repositions")
     print(f"snapshots:     {report.snapshots.resolve()}")
     print(f"results table: {report.results_table.resolve()}")
+    print(f"grid table:    {report.grid_table.resolve()}")
     print(f"summary:       {report.summary_md.resolve()}")
     print(f"done in {report.seconds['total']:.1f} s")
     return 0 if b["hours_analysed"] else 1

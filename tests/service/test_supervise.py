@@ -1,0 +1,50 @@
+"""Batch runs that also drive recommendations and restart gates hour by hour."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyarrow as pa
+
+from gridregime.grid.supervisor import ROW_COLUMNS, GridSupervisor
+from gridregime.service import RegimeAnalysisService
+from tests.service.conftest import REAL_START, SYN_HOURS, SYN_START, SYN_SYMBOLS, hours_between
+
+
+def _per_hour_rows(service, symbol, hours):
+    """Independent path: one-hour analyses, one supervisor stepped by hand."""
+    sup = GridSupervisor(symbol, start_enabled=True)
+    return [sup.step(service.analyze_timestamp(symbol, h)).row() for h in hours]
+
+
+def test_supervised_batch_equals_stepping_one_hour_analyses(synthetic_store):
+    service = RegimeAnalysisService(synthetic_store)
+    end = SYN_START + timedelta(hours=SYN_HOURS - 1)
+    batch = service.analyze_many(list(SYN_SYMBOLS), SYN_START, end, chunk_hours=7, keep_results=False,
+                                 supervise=True)
+    expected = [row for sym in SYN_SYMBOLS
+                for row in _per_hour_rows(service, sym, hours_between(SYN_START, SYN_HOURS))]
+    assert len(batch.grid_rows) == len(expected) == len(SYN_SYMBOLS) * SYN_HOURS
+    for got, want in zip(batch.grid_rows, expected):
+        assert got.keys() == want.keys()
+        for key in ROW_COLUMNS:
+            if isinstance(want[key], float):
+                assert abs(got[key] - want[key]) <= 1e-9 * max(1.0, abs(want[key])), key
+            else:
+                assert got[key] == want[key], key
+    table = batch.grid_table()
+    assert table.column_names == list(ROW_COLUMNS) and table.num_rows == len(expected)
+    events = batch.grid_events()
+    assert set(events) == set(SYN_SYMBOLS) and all(e.get("initial") == 1 for e in events.values())
+
+
+def test_supervision_persists_to_grid_dir_and_skips_missing_hours(real_store, tmp_path):
+    service = RegimeAnalysisService(real_store)
+    end = REAL_START + timedelta(hours=71)
+    batch = service.analyze_many(["ETH-USDT"], REAL_START, end, supervise=True, grid_dir=tmp_path)
+    analysed = [r["hour"] for r in batch.rows]
+    assert [r["hour"] for r in batch.grid_rows] == analysed  # halt hours have no row, no step
+    assert (tmp_path / "grids" / "ETH-USDT.jsonl").is_file()
+    # a supervisor reopened on the same directory continues from the stored state
+    reopened = GridSupervisor("ETH-USDT", store_dir=tmp_path)
+    assert reopened.last_hour == analysed[-1]
+    assert isinstance(pa.Table.from_pylist(batch.grid_rows), pa.Table)
