@@ -44,6 +44,8 @@ setup(
     ext_modules=cythonize(
         extensions,
         language_level=3,
+        # Debug C goes to its own directory: switching modes never reuses the other mode's C.
+        build_dir="build/cython-debug" if debug else None,
         compiler_directives={
             "boundscheck": debug,
             "wraparound": debug,

@@ -8,7 +8,7 @@ import functools
 import numpy as np
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bars(n: int, seed: int = 11):
     """Seeded OHLC random walk with a few NaN bars, cached across benchmarks."""
     rng = np.random.default_rng(seed)
@@ -20,8 +20,8 @@ def _bars(n: int, seed: int = 11):
 
 
 class Recursive:
-    params = [[10_000, 1_000_000], [14, 48]]
-    param_names = ["n", "period"]
+    params = [[10_000, 1_000_000], [14, 48]]  # noqa: RUF012 (asv reads class attributes)
+    param_names = ["n", "period"]  # noqa: RUF012
 
     def setup(self, n, period):
         from gridregime import kernels
@@ -46,8 +46,8 @@ class Recursive:
 
 
 class Window:
-    params = [[10_000, 1_000_000], [24, 48, 168]]
-    param_names = ["n", "window"]
+    params = [[10_000, 1_000_000], [24, 48, 168]]  # noqa: RUF012 (asv reads class attributes)
+    param_names = ["n", "window"]  # noqa: RUF012
 
     def setup(self, n, window):
         from gridregime import kernels
@@ -93,8 +93,8 @@ class Window:
 class MeanCrossings:
     """O(n * window) by design; one window size is enough."""
 
-    params = [[10_000, 1_000_000]]
-    param_names = ["n"]
+    params = [[10_000, 1_000_000]]  # noqa: RUF012 (asv reads class attributes)
+    param_names = ["n"]  # noqa: RUF012
 
     def setup(self, n):
         from gridregime import kernels

@@ -150,3 +150,25 @@ def test_ohlc_kernel_matches_slow_twin(name, bars, period):
     # DI and DX are ratios of smoothed ranges: their rounding is relative to 100 points
     scale = 100.0 if name == "adx" else spread(h, l)
     assert_matches(fast(h, l, c, period), ref(h, l, c, period), floor(scale))
+
+
+@pytest.mark.parametrize("missing", [(), (255, 256), (300, 511, 512), (270,) + tuple(range(520, 530))])
+def test_long_series_with_gaps_match_slow_twins(missing):
+    """Series longer than the kernels' internal blocks, gaps at and around block-sized
+    offsets: runs restart, steady states resume, values stay those of the twins."""
+    rng = np.random.default_rng(5)
+    n = 700
+    close = 1000.0 + np.cumsum(rng.standard_normal(n))
+    high = close + rng.random(n)
+    low = close - rng.random(n)
+    close[2 * n // 3 : 2 * n // 3 + 60] = close[2 * n // 3]  # a flat stretch
+    high[2 * n // 3 : 2 * n // 3 + 60] = close[2 * n // 3]
+    low[2 * n // 3 : 2 * n // 3 + 60] = close[2 * n // 3]
+    for i, j in enumerate(missing):
+        [high, low, close][i % 3][j] = np.nan
+    r = K.log_returns(close)
+    assert_matches(np.stack(K.adx(high, low, close, 14)), np.stack(slow.adx(high, low, close, 14)), floor(100.0))
+    assert_matches(K.rolling_autocorr(r, 20, 2), slow.rolling_autocorr(r, 20, 2), floor(spread(r)))
+    assert_matches(K.variance_ratio(r, 4, 30), slow.variance_ratio(r, 4, 30), floor(spread(r)))
+    assert_matches(np.stack(K.rolling_linreg(close, 24)), np.stack(slow.rolling_linreg(close, 24)), floor(spread(close)))
+    assert_matches(K.rolling_std(close, 48, 10), slow.rolling_std(close, 48, 10), floor(spread(close)))

@@ -7,6 +7,7 @@ are tested against; speed is no concern here.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 
@@ -16,7 +17,7 @@ NAN = float("nan")
 
 
 def _isnan(v: float) -> bool:
-    return v != v
+    return math.isnan(v)
 
 
 def _out(n: int) -> list[float]:
@@ -297,7 +298,7 @@ def rolling_mean_crossings(x, window: int) -> np.ndarray:
             total += v
         m = total / window
         signs = [1 if v > m else -1 for v in w if v != m]
-        out[t] = float(sum(1 for a, b in zip(signs, signs[1:]) if a != b))
+        out[t] = float(sum(1 for a, b in itertools.pairwise(signs) if a != b))
     return np.array(out)
 
 

@@ -6,7 +6,6 @@ Targets are those of issue 3 (ratios to the peer measured in the same run).
 from __future__ import annotations
 
 import numpy as np
-
 from compare_peers import Case
 
 

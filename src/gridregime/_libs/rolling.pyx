@@ -1,4 +1,4 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True
+# cython: cdivision=True
 """Rolling and recursive indicator kernels over contiguous float64 arrays.
 
 Kernels validate nothing (see :mod:`gridregime.kernels.rolling` for the checked wrappers);
@@ -11,14 +11,22 @@ Two NaN policies are used, and the wrappers document which applies:
   valid bars is smoothed as if it were a series of its own (its own warm-up included);
 * window statistics are NaN when their window holds a NaN, except ``rolling_mean`` and
   ``rolling_std``, which skip NaN and need ``min_periods`` valid values (pandas semantics).
+  A window statistic depends on its window only (not on where the series starts).
 
 Sliding sums are kept on values shifted by a reference ``K`` (a recent window mean), so a
 large common offset (prices near 1e9) costs no precision; the sums are recomputed exactly
-from the window when cancellation would lose more than four digits, and periodically.
+from the window when cancellation would lose more than two digits, and periodically.
+Windows whose valid values are all equal are detected exactly (run of equal values), so
+their variance is exactly 0 and their mean exactly that value.
+
+The OHLC kernels, the moment kernels, regression, efficiency ratio, autocorrelation and
+variance ratio treat +/-inf as missing themselves (their wrappers skip the separate scan for
+infinities); the others rely on the wrapper turning inf into NaN.
 """
 import numpy as np
 cimport numpy as cnp
 from libc.math cimport NAN, fabs, log, sqrt
+from libc.string cimport memmove
 
 from gridregime._libs._types cimport f8, idx_t
 
@@ -161,6 +169,155 @@ cdef inline f8 _plus_dm(f8 up, f8 dn) noexcept nogil:
     return up * ((up > 0.0) & (up > dn))
 
 
+cdef enum:
+    ADX_BLOCK = 256  # bars per block of the ADX steady state (three buffers on the stack)
+    WIN_BLOCK = 256  # outputs per block of the window kernels' steady state
+
+
+cdef extern from *:
+    """
+    /* Loops without a dependency between iterations, in C so that gcc vectorises them (their
+       selects are only if-converted when FP comparisons may be treated as non-trapping;
+       results are unchanged, IEEE arithmetic is not affected). */
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    #define GR_VECTOR __attribute__((optimize("no-trapping-math")))
+
+    /* +DM, -DM and TR of the m bars at h, l, c (the bar before them valid). A bar with a
+       missing field (NaN or +/-inf) gets TR = NaN, which the Wilder sum carries onwards. */
+    GR_VECTOR static void gr_adx_moves(const double *h, const double *l, const double *c,
+                                       Py_ssize_t m, double *restrict bp, double *restrict bm,
+                                       double *restrict bt)
+    {
+        for (Py_ssize_t j = 0; j < m; j++) {
+            double hi = h[j], lo = l[j], pc = c[j - 1];
+            double up = hi - h[j - 1], dn = l[j - 1] - lo;
+            double top = hi > pc ? hi : pc, bottom = lo < pc ? lo : pc;
+            bp[j] = (up > 0.0 & up > dn) ? up : 0.0;
+            bm[j] = (dn > 0.0 & dn > up) ? dn : 0.0;
+            bt[j] = (top - bottom) + ((hi - hi) + (lo - lo) + (c[j] - c[j]));
+        }
+    }
+
+    /* +DI, -DI from the Wilder sums, as _di_dx; DX replaces the smoothed TR in bt (NaN where
+       TA-Lib computes none). One division gives both 100 / TR_s and 1 / (+DM_s + -DM_s). */
+    GR_VECTOR static void gr_adx_di_dx(const double *restrict bp, const double *restrict bm,
+                                       double *restrict bt, Py_ssize_t m, double *restrict pdi,
+                                       double *restrict mdi, double eps)
+    {
+        for (Py_ssize_t j = 0; j < m; j++) {
+            double p = bp[j], q = bm[j], t = bt[j], dsum = p + q;
+            /* some: +DI + -DI is not TA-Lib's zero; fabs(t) < eps: TR_s is */
+            double rt = 100.0 / (dsum >= 1e-16 * t ? t * dsum : t);
+            double u = dsum >= 1e-16 * t ? dsum * rt : rt;
+            pdi[j] = fabs(t) < eps ? 0.0 : p * u;
+            mdi[j] = fabs(t) < eps ? 0.0 : q * u;
+            bt[j] = (dsum >= 1e-16 * t && fabs(t) >= eps) ? fabs(p - q) * t * rt : NAN;
+        }
+    }
+
+    /* Correlations cov / sqrt(va vb) clipped to [-1, 1]; NaN unless va > 0 and vb > 0. (gcc
+       does not vectorise sqrt while it may set errno: SSE2 by hand where available.) */
+    static double gr_correlation1(double cov, double va, double vb)
+    {
+        double r = cov / sqrt(va * vb);
+        r = r > 1.0 ? 1.0 : r;
+        r = r < -1.0 ? -1.0 : r;
+        return (va > 0.0 && vb > 0.0) ? r : NAN;
+    }
+
+    static void gr_correlation(const double *restrict cov, const double *restrict va,
+                               const double *restrict vb, Py_ssize_t m, double *restrict out)
+    {
+        Py_ssize_t j = 0;
+    #if defined(__SSE2__)
+        const __m128d one = _mm_set1_pd(1.0), mone = _mm_set1_pd(-1.0);
+        const __m128d zero = _mm_setzero_pd(), nan = _mm_set1_pd(NAN);
+        for (; j + 1 < m; j += 2) {
+            __m128d a = _mm_loadu_pd(va + j), b = _mm_loadu_pd(vb + j);
+            __m128d r = _mm_div_pd(_mm_loadu_pd(cov + j), _mm_sqrt_pd(_mm_mul_pd(a, b)));
+            r = _mm_max_pd(mone, _mm_min_pd(one, r));  /* NaN stays NaN */
+            __m128d ok = _mm_and_pd(_mm_cmpgt_pd(a, zero), _mm_cmpgt_pd(b, zero));
+            _mm_storeu_pd(out + j, _mm_or_pd(_mm_and_pd(ok, r), _mm_andnot_pd(ok, nan)));
+        }
+    #endif
+        for (; j < m; j++)
+            out[j] = gr_correlation1(cov[j], va[j], vb[j]);
+    }
+
+
+    """
+    void gr_correlation(const f8* cov, const f8* va, const f8* vb, idx_t m, f8* out) noexcept nogil
+    void gr_adx_moves(const f8* h, const f8* l, const f8* c, idx_t m, f8* bp, f8* bm,
+                      f8* bt) noexcept nogil
+    void gr_adx_di_dx(const f8* bp, const f8* bm, f8* bt, idx_t m, f8* pdi, f8* mdi,
+                      f8 eps) noexcept nogil
+
+
+cdef inline void _adx_wilder(f8* bp, f8* bm, f8* bt, idx_t m, f8 keep,
+                             f8* sp, f8* sm, f8* st) noexcept nogil:
+    """Wilder sums ``S = S * keep + value`` over a block, in place. Two bars per step, so each
+    sum's dependency chain (one multiply, one add) is paid once per two bars."""
+    cdef f8 p = sp[0], q = sm[0], t = st[0], keep2 = keep * keep
+    cdef f8 p0, p1, q0, q1, t0, t1
+    cdef idx_t j = 0
+    while j + 1 < m:
+        p0 = bp[j]
+        p1 = bp[j + 1]
+        q0 = bm[j]
+        q1 = bm[j + 1]
+        t0 = bt[j]
+        t1 = bt[j + 1]
+        bp[j] = p * keep + p0
+        bm[j] = q * keep + q0
+        bt[j] = t * keep + t0
+        p = p * keep2 + (p0 * keep + p1)
+        q = q * keep2 + (q0 * keep + q1)
+        t = t * keep2 + (t0 * keep + t1)
+        bp[j + 1] = p
+        bm[j + 1] = q
+        bt[j + 1] = t
+        j += 2
+    if j < m:
+        p = p * keep + bp[j]
+        q = q * keep + bm[j]
+        t = t * keep + bt[j]
+        bp[j] = p
+        bm[j] = q
+        bt[j] = t
+    sp[0] = p
+    sm[0] = q
+    st[0] = t
+
+
+cdef inline f8 _adx_smooth(const f8* dx, idx_t m, f8 a, f8 keep, f8 inv, f8* out) noexcept nogil:
+    """ADX = ADX * keep + DX * inv over a block (a NaN DX leaves it unchanged), two bars per
+    step; returns the last ADX."""
+    cdef f8 keep2 = keep * keep, keep_inv = keep * inv, d0, d1
+    cdef idx_t j = 0
+    while j + 1 < m:
+        d0 = dx[j]
+        d1 = dx[j + 1]
+        if (d0 == d0) & (d1 == d1):
+            out[j] = a * keep + d0 * inv
+            a = a * keep2 + (d0 * keep_inv + d1 * inv)
+        else:
+            if d0 == d0:
+                a = a * keep + d0 * inv
+            out[j] = a
+            if d1 == d1:
+                a = a * keep + d1 * inv
+        out[j + 1] = a
+        j += 2
+    if j < m:
+        d0 = dx[j]
+        if d0 == d0:
+            a = a * keep + d0 * inv
+        out[j] = a
+    return a
+
+
 def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period):
     """ADX, +DI and -DI with TA-Lib's conventions, restarted after every bar with a NaN field.
 
@@ -174,10 +331,28 @@ def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
     cdef f8 hi, lo, cl, ph = 0.0, pl = 0.0, pc = 0.0, up, dn, pdm, mdm, tr
     cdef f8 sp = 0.0, sm = 0.0, st = 0.0, sdx = 0.0, a = 0.0, pdi, mdi, dsum, dx, rt
     cdef f8 keep = 1.0 - 1.0 / period, inv = 1.0 / period
-    out_adx = np.empty(n, dtype=np.float64)
-    out_pdi = np.empty(n, dtype=np.float64)
-    out_mdi = np.empty(n, dtype=np.float64)
+    # the three outputs are rows of one (3, n) block: one allocation instead of three
+    out = np.empty((3, n), dtype=np.float64)
+    out_adx, out_pdi, out_mdi = out
     cdef f8[::1] oa = out_adx, op = out_pdi, om = out_mdi
+    cdef f8 bp[ADX_BLOCK]
+    cdef f8 bm[ADX_BLOCK]
+    cdef f8 bt[ADX_BLOCK]
+    cdef idx_t e, m
+    cdef const f8* hp
+    cdef const f8* lp
+    cdef const f8* cp
+    cdef f8* pa
+    cdef f8* pp
+    cdef f8* pm
+    if n == 0:
+        return out_adx, out_pdi, out_mdi
+    hp = &high[0]
+    lp = &low[0]
+    cp = &close[0]
+    pa = &oa[0]
+    pp = &op[0]
+    pm = &om[0]
     with nogil:
         while i < n:
             hi = high[i]
@@ -243,30 +418,24 @@ def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
             i += 1
             if run < 2 * period:
                 continue
-            # Steady state (ADX seeded): a lean loop until the next missing bar.
+            # Steady state (ADX seeded): blocks of bars in four passes until the next missing
+            # bar. Only the Wilder sums and ADX are recurrences; the movements, DI and DX
+            # are computed in loops without a dependency between bars.
             while i < n:
-                hi = high[i]
-                lo = low[i]
-                cl = close[i]
-                if not _bar_ok(hi, lo, cl):
+                m = ADX_BLOCK if n - i > ADX_BLOCK else n - i
+                gr_adx_moves(hp + i, lp + i, cp + i, m, bp, bm, bt)
+                _adx_wilder(bp, bm, bt, m, keep, &sp, &sm, &st)
+                e = m
+                if bt[m - 1] != bt[m - 1]:  # a missing bar: the smoothed TR is NaN from it on
+                    m = 0
+                    while bt[m] == bt[m]:
+                        m += 1
+                gr_adx_di_dx(bp, bm, bt, m, pp + i, pm + i, TA_EPSILON)
+                a = _adx_smooth(bt, m, a, keep, inv, pa + i)
+                run += m
+                i += m
+                if m < e:  # stopped at the missing bar: the generic loop restarts there
                     break
-                up = hi - ph
-                dn = pl - lo
-                tr = _max(hi, pc) - _min(lo, pc)
-                ph = hi
-                pl = lo
-                pc = cl
-                sp = sp * keep + _plus_dm(up, dn)
-                sm = sm * keep + _plus_dm(dn, up)
-                st = st * keep + tr
-                dx = _di_dx(sp, sm, st, &pdi, &mdi)
-                if dx == dx:
-                    a = a * keep + dx * inv
-                op[i] = pdi
-                om[i] = mdi
-                oa[i] = a
-                run += 1
-                i += 1
     return out_adx, out_pdi, out_mdi
 
 
@@ -552,20 +721,21 @@ def log_returns(const f8[::1] x):
 
 
 def rolling_linreg(const f8[::1] y, idx_t window):
-    """OLS of y on 0..window-1 over each full, NaN-free window: (slope, intercept, r2)."""
+    """OLS of y on 0..window-1 over each full window of finite values: (slope, intercept, r2).
+
+    The three outputs are rows of one (3, n) block (one allocation instead of three)."""
     cdef idx_t n = y.shape[0], w = window, i, j, run = 0, eq = 0, since = 0
     cdef idx_t every = _imax(w, RECOMPUTE_EVERY)
     cdef f8 v, yo, yn, k = 0.0, s1 = 0.0, s2 = 0.0, sxy = 0.0, s2max = 0.0, prev = NAN
     cdef f8 half = (w - 1) * 0.5, sxx = w * (w * w - 1.0) / 12.0, ssq, sxc, slope, r2, d
     cdef f8 inv_w = 1.0 / w, inv_sxx = 1.0 / sxx
-    out_s = np.empty(n, dtype=np.float64)
-    out_i = np.empty(n, dtype=np.float64)
-    out_r = np.empty(n, dtype=np.float64)
+    out = np.empty((3, n), dtype=np.float64)
+    out_s, out_i, out_r = out
     cdef f8[::1] os = out_s, oi = out_i, orr = out_r
     with nogil:
         for i in range(n):
             v = y[i]
-            if v != v:
+            if not _finite(v):
                 run = 0
                 eq = 0
                 prev = NAN
@@ -648,7 +818,7 @@ def efficiency_ratio(const f8[::1] x, idx_t window):
     with nogil:
         for i in range(n):
             v = x[i]
-            if v != v:
+            if not _finite(v):
                 run = 0
                 o[i] = NAN
                 continue
@@ -687,234 +857,322 @@ def efficiency_ratio(const f8[::1] x, idx_t window):
     return out
 
 
-def rolling_autocorr(const f8[::1] x, idx_t window, idx_t lag):
-    """Pearson correlation of x[t-window+1..t] with x[t-window+1-lag..t-lag]; NaN when a
-    window holds a NaN or either side is constant."""
-    cdef idx_t n = x.shape[0], w = window, i, j, run = 0, since = 0, span = window + lag
-    cdef idx_t every = _imax(w, RECOMPUTE_EVERY), eq = 0, eq_lag, slot = 0
-    cdef f8 inv_w = 1.0 / w
-    cdef f8 v, a, b, ka = 0.0, kb = 0.0, sa = 0.0, sb = 0.0, saa = 0.0, sbb = 0.0, sab = 0.0, prev = NAN
-    cdef f8 amax = 0.0, bmax = 0.0, va, vb, cov, d, r
-    out = np.empty(n, dtype=np.float64)
-    eqbuf = np.zeros(lag + 1, dtype=np.intp)
-    cdef f8[::1] o = out
-    cdef idx_t[::1] eqr = eqbuf
-    with nogil:
-        for i in range(n):
-            v = x[i]
-            # slot = i % (lag + 1): this bar's entry in the ring of equal-run lengths; the
-            # next slot holds bar i - lag
-            slot = slot + 1 if slot < lag else 0
-            if v != v:
-                run = 0
-                eq = 0
-                prev = NAN
-                eqr[slot] = 0
-                o[i] = NAN
-                continue
-            run += 1
-            if v == prev:
-                eq += 1
-            else:
-                eq = 1
-                prev = v
-            eqr[slot] = eq
-            if run == 1:
-                ka = v
-                kb = v
-                sa = 0.0
-                sb = 0.0
-                saa = 0.0
-                sbb = 0.0
-                sab = 0.0
-                amax = 0.0
-                bmax = 0.0
-                since = 0
-            if run <= lag:
-                o[i] = NAN
-                continue
-            a = v - ka
-            b = x[i - lag] - kb
-            sa += a
-            sb += b
-            saa += a * a
-            sbb += b * b
-            sab += a * b
-            if run > span:
-                a = x[i - w] - ka
-                b = x[i - w - lag] - kb
-                sa -= a
-                sb -= b
-                saa -= a * a
-                sbb -= b * b
-                sab -= a * b
-            if saa > amax:
-                amax = saa
-            if sbb > bmax:
-                bmax = sbb
-            since += 1
-            if run < span:
-                o[i] = NAN
-                continue
-            eq_lag = eqr[slot + 1 if slot < lag else 0]
-            if eq >= w or eq_lag >= w:
-                o[i] = NAN
-                continue
+cdef inline idx_t _finite_end(const f8* x, idx_t i, idx_t n) noexcept nogil:
+    """First index >= i whose value is NaN or +/-inf (n if none)."""
+    while i < n and x[i] - x[i] == 0.0:
+        i += 1
+    return i
+
+
+cdef inline void _nan_fill(f8* o, idx_t lo, idx_t hi) noexcept nogil:
+    cdef idx_t j
+    for j in range(lo, hi):
+        o[j] = NAN
+
+
+cdef inline void _autocorr_sums(const f8* x, idx_t t, idx_t w, idx_t lag, f8 inv_w,
+                                f8* ka, f8* kb, f8* s) noexcept nogil:
+    """Exact sums of window t (a = x[t-w+1..t], b = a lagged), each side centred on its own
+    mean: s = (sa, sb, saa, sbb, sab)."""
+    cdef idx_t j
+    cdef f8 v = x[t], da = 0.0, db = 0.0, a, b, sa = 0.0, sb = 0.0, saa = 0.0, sbb = 0.0, sab = 0.0
+    for j in range(t - w + 1, t + 1):
+        da += x[j] - v
+        db += x[j - lag] - v
+    ka[0] = v + da * inv_w
+    kb[0] = v + db * inv_w
+    for j in range(t - w + 1, t + 1):
+        a = x[j] - ka[0]
+        b = x[j - lag] - kb[0]
+        sa += a
+        sb += b
+        saa += a * a
+        sbb += b * b
+        sab += a * b
+    s[0] = sa
+    s[1] = sb
+    s[2] = saa
+    s[3] = sbb
+    s[4] = sab
+
+
+cdef void _autocorr_run(const f8* x, idx_t s, idx_t e, idx_t w, idx_t lag, f8* o) noexcept nogil:
+    """Outputs s + w + lag - 1 .. e - 1 of a run of finite values x[s..e-1].
+
+    Sliding sums in blocks: the serial loop keeps the sums (re-centred exactly when
+    cancellation threatens, and every ``max(w, RECOMPUTE_EVERY)`` steps) and stores each
+    window's centred moments; a vectorised loop turns them into correlations. A side is
+    constant when none of its values differs from its predecessor (the index of each side's
+    last change is tracked), and then the output is NaN.
+    """
+    cdef idx_t t0 = s + w + lag - 1, i, j, i0, m, ca = s, cb = s, since = 0
+    cdef idx_t every = _imax(w, RECOMPUTE_EVERY)
+    cdef f8 inv_w = 1.0 / w, ka = 0.0, kb = 0.0, sa, sb, saa, sbb, sab, amax, bmax
+    cdef f8 v, vl, vo, vol, a, b, ao, bo, va, vb
+    cdef f8 sums[5]
+    cdef f8 bva[WIN_BLOCK]
+    cdef f8 bvb[WIN_BLOCK]
+    cdef f8 bcv[WIN_BLOCK]
+    _autocorr_sums(x, t0, w, lag, inv_w, &ka, &kb, sums)
+    sa = sums[0]
+    sb = sums[1]
+    saa = sums[2]
+    sbb = sums[3]
+    sab = sums[4]
+    amax = saa
+    bmax = sbb
+    # ca, cb: the last index j <= i (resp. i - lag) with x[j] != x[j-1]
+    for j in range(s + 1, t0 + 1):
+        if x[j] != x[j - 1]:
+            ca = j
+        if j <= t0 - lag and x[j] != x[j - 1]:
+            cb = j
+    i0 = t0
+    while i0 < e:
+        m = WIN_BLOCK if e - i0 > WIN_BLOCK else e - i0
+        for j in range(m):
+            i = i0 + j
+            if i > t0:
+                v = x[i]
+                vl = x[i - lag]
+                vo = x[i - w]
+                vol = x[i - w - lag]
+                a = v - ka
+                b = vl - kb
+                ao = vo - ka
+                bo = vol - kb
+                sa += a - ao
+                sb += b - bo
+                saa += a * a - ao * ao
+                sbb += b * b - bo * bo
+                sab += a * b - ao * bo
+                amax = _max(amax, saa)
+                bmax = _max(bmax, sbb)
+                ca = i if v != x[i - 1] else ca
+                cb = i - lag if vl != x[i - lag - 1] else cb
+                since += 1
             va = saa - sa * sa * inv_w
             vb = sbb - sb * sb * inv_w
-            if va < CANCEL_RATIO * amax or vb < CANCEL_RATIO * bmax or since >= every:
-                # re-centre each side on its own window mean
-                ka = 0.0
-                kb = 0.0
-                for j in range(i - w + 1, i + 1):
-                    ka += x[j] - v
-                    kb += x[j - lag] - v
-                ka = v + ka * inv_w
-                kb = v + kb * inv_w
-                sa = 0.0
-                sb = 0.0
-                saa = 0.0
-                sbb = 0.0
-                sab = 0.0
-                for j in range(i - w + 1, i + 1):
-                    a = x[j] - ka
-                    b = x[j - lag] - kb
-                    sa += a
-                    sb += b
-                    saa += a * a
-                    sbb += b * b
-                    sab += a * b
-                amax = saa
-                bmax = sbb
-                since = 0
-                va = saa - sa * sa * inv_w
-                vb = sbb - sb * sb * inv_w
-            if va <= 0.0 or vb <= 0.0:
-                o[i] = NAN
-                continue
-            cov = sab - sa * sb * inv_w
-            r = cov / sqrt(va * vb)
-            o[i] = _max(-1.0, _min(1.0, r))
+            # (rarely true: predictable branches are cheaper than combining the flags)
+            if (ca <= i - w + 1 or cb <= i - lag - w + 1 or va < CANCEL_RATIO * amax
+                    or vb < CANCEL_RATIO * bmax or since >= every):
+                if ca <= i - w + 1 or cb <= i - lag - w + 1:
+                    va = NAN  # a constant side: no correlation
+                else:
+                    _autocorr_sums(x, i, w, lag, inv_w, &ka, &kb, sums)
+                    sa = sums[0]
+                    sb = sums[1]
+                    saa = sums[2]
+                    sbb = sums[3]
+                    sab = sums[4]
+                    amax = saa
+                    bmax = sbb
+                    since = 0
+                    va = saa - sa * sa * inv_w
+                    vb = sbb - sb * sb * inv_w
+            bva[j] = va
+            bvb[j] = vb
+            bcv[j] = sab - sa * sb * inv_w
+        gr_correlation(bcv, bva, bvb, m, o + i0)
+        i0 += m
+
+
+def rolling_autocorr(const f8[::1] x, idx_t window, idx_t lag):
+    """Pearson correlation of x[t-window+1..t] with x[t-window+1-lag..t-lag]; NaN when a
+    window holds a NaN or +/-inf, or either side is constant."""
+    cdef idx_t n = x.shape[0], w = window, i = 0, s, e, span = window + lag
+    out = np.empty(n, dtype=np.float64)
+    cdef f8[::1] o = out
+    if n == 0:
+        return out
+    cdef const f8* xp = &x[0]
+    cdef f8* op = &o[0]
+    with nogil:
+        while i < n:
+            s = i
+            while s < n and not _finite(xp[s]):
+                op[s] = NAN
+                s += 1
+            e = _finite_end(xp, s, n)
+            _nan_fill(op, s, s + span - 1 if s + span - 1 < e else e)
+            if s + span - 1 < e:
+                _autocorr_run(xp, s, e, w, lag, op)
+            i = e
     return out
 
 
+cdef inline f8 _qsum(const f8* r, idx_t i, idx_t q, f8 c) noexcept nogil:
+    """(r[i-q+1] - c) + ... + (r[i] - c), summed left to right (small q written out)."""
+    cdef idx_t j
+    cdef f8 sq
+    if q == 2:
+        return (r[i - 1] - c) + (r[i] - c)
+    if q == 3:
+        return ((r[i - 2] - c) + (r[i - 1] - c)) + (r[i] - c)
+    if q == 4:
+        return (((r[i - 3] - c) + (r[i - 2] - c)) + (r[i - 1] - c)) + (r[i] - c)
+    if q == 5:
+        return ((((r[i - 4] - c) + (r[i - 3] - c)) + (r[i - 2] - c)) + (r[i - 1] - c)) + (r[i] - c)
+    sq = r[i - q + 1] - c
+    for j in range(i - q + 2, i + 1):
+        sq += r[j] - c
+    return sq
+
+
+cdef enum:
+    VR_SPARE = 1024  # q-sum buffer: window q-sums plus this many before shifting them down
+
+
+cdef void _vr_sums(const f8* r, const f8* qw, idx_t i, idx_t w, idx_t m, f8 c,
+                   f8* st) noexcept nogil:
+    """Exact sums of window i: returns r[i-w+1..i] (relative to c) centred on their mean,
+    and the window's q-sums qw[0..m-1] (oldest first) centred on theirs.
+    st = (k1, a1, b1, k2, a2, b2)."""
+    cdef idx_t j
+    cdef f8 v = r[i], d = 0.0, y, a = 0.0, b = 0.0, sq = qw[m - 1], k
+    for j in range(i - w + 1, i + 1):
+        d += r[j] - v
+    k = (v - c) + d / w
+    for j in range(i - w + 1, i + 1):
+        y = (r[j] - c) - k
+        a += y
+        b += y * y
+    st[0] = k
+    st[1] = a
+    st[2] = b
+    d = 0.0
+    for j in range(m):
+        d += qw[j] - sq
+    k = sq + d / m
+    a = 0.0
+    b = 0.0
+    for j in range(m):
+        y = qw[j] - k
+        a += y
+        b += y * y
+    st[3] = k
+    st[4] = a
+    st[5] = b
+
+
+cdef void _vr_run(const f8* r, idx_t s, idx_t e, idx_t q, idx_t w, f8 c, f8* qs,
+                  f8* o) noexcept nogil:
+    """Outputs s + w - 1 .. e - 1 of a run of finite returns r[s..e-1].
+
+    Two sliding moment trackers (returns over ``w``, q-sums over ``m = w - q + 1``; the
+    q-sums kept in ``qs``, m + VR_SPARE long, the last m shifted to its start when it is
+    full), re-centred exactly when cancellation threatens and every
+    ``max(w, RECOMPUTE_EVERY)`` steps. Each q-sum is summed afresh (q adds), so it does not
+    depend on where the run starts. Constant windows (no value differs from its
+    predecessor since the last change index) are NaN.
+    """
+    cdef idx_t m = w - q + 1, size = m + VR_SPARE, t0 = s + w - 1, i, j, p = 0, last = s
+    cdef idx_t since = 0, every = _imax(w, RECOMPUTE_EVERY)
+    cdef f8 inv_w = 1.0 / w, inv_m = 1.0 / m, factor = (w - 1.0) / ((m - 1.0) * q)
+    cdef f8 k1 = 0.0, a1 = 0.0, b1 = 0.0, k2 = 0.0, a2 = 0.0, b2 = 0.0, top1 = 0.0, top2 = 0.0
+    cdef f8 v, sq, yn, yo, ss1, ss2 = 0.0
+    cdef f8 st[6]
+    # q-sums of bars s + q - 1 .. t0 (qs[p] is bar i's)
+    for i in range(s + 1, t0 + 1):
+        if r[i] != r[i - 1]:
+            last = i
+    for i in range(s + q - 1, t0 + 1):
+        qs[i - (s + q - 1)] = _qsum(r, i, q, c)
+    p = m - 1
+    i = t0
+    while True:
+        if i > t0:
+            v = r[i]
+            sq = _qsum(r, i, q, c)
+            p += 1
+            if p == size:
+                memmove(qs, qs + size - m, m * sizeof(f8))
+                p = m
+            qs[p] = sq
+            yn = (v - c) - k1
+            yo = (r[i - w] - c) - k1
+            a1 += yn - yo
+            b1 += yn * yn - yo * yo
+            yn = sq - k2
+            yo = qs[p - m] - k2  # bar i - m
+            a2 += yn - yo
+            b2 += yn * yn - yo * yo
+            top1 = _max(top1, b1)
+            top2 = _max(top2, b2)
+            last = i if v != r[i - 1] else last
+            since += 1
+            ss1 = b1 - a1 * a1 * inv_w
+            ss2 = b2 - a2 * a2 * inv_m
+        else:
+            ss1 = -1.0  # first window (-1 < CANCEL_RATIO * 0): sums computed exactly below
+        if (last <= i - w + 1 or ss1 < CANCEL_RATIO * top1 or ss2 < CANCEL_RATIO * top2
+                or since >= every):
+            if last <= i - w + 1 and i > t0:  # constant returns: no variance to compare with
+                o[i] = NAN
+                i += 1
+                if i == e:
+                    break
+                continue
+            _vr_sums(r, qs + p - m + 1, i, w, m, c, st)
+            k1 = st[0]
+            a1 = st[1]
+            b1 = st[2]
+            k2 = st[3]
+            a2 = st[4]
+            b2 = st[5]
+            top1 = b1
+            top2 = b2
+            since = 0
+            ss1 = b1 - a1 * a1 * inv_w
+            ss2 = b2 - a2 * a2 * inv_m
+            if last <= i - w + 1:
+                o[i] = NAN
+                i += 1
+                if i == e:
+                    break
+                continue
+        if ss1 <= 0.0:
+            o[i] = NAN
+        else:
+            o[i] = (ss2 if ss2 > 0.0 else 0.0) * factor / ss1
+        i += 1
+        if i == e:
+            break
+
+
 def variance_ratio(const f8[::1] r, idx_t q, idx_t window):
-    """var(q-bar sums of r) / (q var(r)) over each full, NaN-free window of r (ddof=1).
+    """var(q-bar sums of r) / (q var(r)) over each full window of finite r (ddof=1).
 
     The q-bar sums are the window - q + 1 overlapping sums that lie inside the window.
-    NaN when the window's returns are all equal. One pass: two sliding moment trackers
-    (returns over ``window``, q-sums over ``window - q + 1``), each re-centred exactly when
-    cancellation threatens.
+    NaN when the window's returns are all equal. O(n q) for the sums, O(n) otherwise.
     """
-    cdef idx_t n = r.shape[0], w = window, m = window - q + 1, i, j, run = 0, eq = 0
-    cdef idx_t since1 = 0, since2 = 0, every = _imax(w, RECOMPUTE_EVERY)
-    cdef f8 c = NAN, v, y, yo, sq, sn, so, prev = NAN, ss1, ss2
-    cdef f8 k1 = 0.0, a1 = 0.0, b1 = 0.0, top1 = 0.0, k2 = 0.0, a2 = 0.0, b2 = 0.0, top2 = 0.0
-    cdef f8 inv_w = 1.0 / w, inv_m = 1.0 / m, factor = (w - 1.0) / ((m - 1.0) * q)
+    cdef idx_t n = r.shape[0], w = window, i = 0, s, e
+    cdef f8 c = NAN
     out = np.empty(n, dtype=np.float64)
-    qsums = np.empty(n, dtype=np.float64)
+    qsums = np.empty(window - q + 1 + VR_SPARE, dtype=np.float64)
+    if n == 0:
+        return out
     cdef f8[::1] o = out, qs = qsums
+    cdef const f8* rp = &r[0]
+    cdef f8* op = &o[0]
     with nogil:
         # VR is invariant to a constant added to r: values are taken relative to the first
-        # valid return, which keeps the q-sums exact on offset data.
+        # finite return, which keeps the q-sums exact on offset data.
         for i in range(n):
-            if r[i] == r[i]:
-                c = r[i]
+            if _finite(rp[i]):
+                c = rp[i]
                 break
-        for i in range(n):
-            v = r[i]
-            if v != v:
-                run = 0
-                eq = 0
-                prev = NAN
-                o[i] = NAN
-                continue
-            run += 1
-            if v == prev:
-                eq += 1
-            else:
-                eq = 1
-                prev = v
-            y = v - c
-            if run == 1:
-                k1 = y
-                a1 = 0.0
-                b1 = 0.0
-                top1 = 0.0
-                since1 = 0
-            # returns over the last w bars
-            yo = y - k1
-            a1 += yo
-            b1 += yo * yo
-            if run > w:
-                yo = (r[i - w] - c) - k1
-                a1 -= yo
-                b1 -= yo * yo
-            if b1 > top1:
-                top1 = b1
-            # q-sums over the last m bars
-            if run >= q:
-                sq = 0.0
-                for j in range(i - q + 1, i + 1):
-                    sq += r[j] - c
-                qs[i] = sq
-                if run == q:
-                    k2 = sq
-                    a2 = 0.0
-                    b2 = 0.0
-                    top2 = 0.0
-                    since2 = 0
-                sn = sq - k2
-                a2 += sn
-                b2 += sn * sn
-                if run > w:
-                    so = qs[i - m] - k2
-                    a2 -= so
-                    b2 -= so * so
-                if b2 > top2:
-                    top2 = b2
-            if run < w:
-                o[i] = NAN
-                continue
-            since1 += 1
-            since2 += 1
-            if eq >= w:  # constant returns: no variance to compare with
-                o[i] = NAN
-                continue
-            ss1 = b1 - a1 * a1 * inv_w
-            if ss1 < CANCEL_RATIO * top1 or since1 >= every:
-                sn = 0.0
-                for j in range(i - w + 1, i + 1):
-                    sn += r[j] - v
-                k1 = (v - c) + sn * inv_w
-                a1 = 0.0
-                b1 = 0.0
-                for j in range(i - w + 1, i + 1):
-                    yo = (r[j] - c) - k1
-                    a1 += yo
-                    b1 += yo * yo
-                top1 = b1
-                since1 = 0
-                ss1 = b1 - a1 * a1 * inv_w
-            ss2 = b2 - a2 * a2 * inv_m
-            if ss2 < CANCEL_RATIO * top2 or since2 >= every:
-                sn = 0.0
-                for j in range(i - m + 1, i + 1):
-                    sn += qs[j] - sq
-                k2 = sq + sn * inv_m
-                a2 = 0.0
-                b2 = 0.0
-                for j in range(i - m + 1, i + 1):
-                    so = qs[j] - k2
-                    a2 += so
-                    b2 += so * so
-                top2 = b2
-                since2 = 0
-                ss2 = b2 - a2 * a2 * inv_m
-            if ss1 <= 0.0:
-                o[i] = NAN
-            else:
-                o[i] = (ss2 if ss2 > 0.0 else 0.0) * factor / ss1
+        i = 0
+        while i < n:
+            s = i
+            while s < n and not _finite(rp[s]):
+                op[s] = NAN
+                s += 1
+            e = _finite_end(rp, s, n)
+            _nan_fill(op, s, s + w - 1 if s + w - 1 < e else e)
+            if s + w - 1 < e:
+                _vr_run(rp, s, e, q, w, c, &qs[0], op)
+            i = e
     return out
 
 

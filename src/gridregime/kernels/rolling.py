@@ -36,22 +36,22 @@ from gridregime.kernels._validate import (
 )
 
 __all__ = [
-    "true_range",
-    "atr",
     "adx",
-    "ema",
-    "wilder",
-    "rolling_mean",
-    "rolling_std",
-    "log_returns",
-    "rolling_linreg",
-    "efficiency_ratio",
-    "rolling_autocorr",
-    "variance_ratio",
-    "rolling_mean_crossings",
+    "atr",
     "bollinger_bandwidth",
+    "efficiency_ratio",
+    "ema",
+    "log_returns",
+    "rolling_autocorr",
+    "rolling_linreg",
     "rolling_max",
+    "rolling_mean",
+    "rolling_mean_crossings",
     "rolling_min",
+    "rolling_std",
+    "true_range",
+    "variance_ratio",
+    "wilder",
 ]
 
 _EMA_SEEDS = ("sma", "first")
@@ -60,9 +60,10 @@ _EMA_SEEDS = ("sma", "first")
 def _float64_keep_inf(values, name: str) -> np.ndarray:
     """``as_float64`` without its infinity scan, for kernels that test finiteness per value.
 
-    The OHLC kernels and the moment kernels (mean, std, Bollinger bandwidth) are single
-    cheap passes that an extra scan for ``inf`` per input would slow down markedly; they
-    treat +/-inf as missing themselves, so the result is the same as with ``as_float64``.
+    The OHLC kernels, the moment kernels (mean, std, Bollinger bandwidth), regression,
+    efficiency ratio, autocorrelation and variance ratio are single cheap passes that an
+    extra scan for ``inf`` per input would slow down markedly; they treat +/-inf as missing
+    themselves, so the result is the same as with ``as_float64``.
     """
     arr = np.asarray(values)
     if arr.ndim != 1 or arr.dtype.kind not in "fiub":
@@ -118,6 +119,7 @@ def adx(high, low, close, period: int = 14) -> tuple[np.ndarray, np.ndarray, np.
     Returns
     -------
     adx, plus_di, minus_di : ndarray
+        Rows of one ``(3, n)`` array (a single allocation), each C-contiguous.
     """
     h, l, c = _ohlc(high, low, close)
     period = check_window(period, "period", minimum=2)
@@ -200,9 +202,10 @@ def rolling_linreg(y, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     NaN policy: *window* — NaN when the window ``y[t-window+1..t]`` holds a NaN.
     Warm-up: ``window - 1``. O(n) amortised (sliding sums, exact recomputation when
-    cancellation threatens).
+    cancellation threatens). The three arrays are rows of one ``(3, n)`` array (a single
+    allocation), each C-contiguous.
     """
-    a = as_float64(y, "y")
+    a = _float64_keep_inf(y, "y")
     window = check_window(window, minimum=2)
     return _rolling.rolling_linreg(a, window)
 
@@ -216,7 +219,7 @@ def efficiency_ratio(x, window: int) -> np.ndarray:
     NaN policy: *window* — NaN when any of ``x[t-window..t]`` is NaN. Warm-up: ``window``.
     O(n) amortised.
     """
-    a = as_float64(x, "x")
+    a = _float64_keep_inf(x, "x")
     window = check_window(window)
     return _rolling.efficiency_ratio(a, window)
 
@@ -231,7 +234,7 @@ def rolling_autocorr(x, window: int, lag: int = 1) -> np.ndarray:
     NaN policy: *window* — NaN when any of ``x[t-window+1-lag..t]`` is NaN.
     Warm-up: ``window + lag - 1``. O(n) amortised.
     """
-    a = as_float64(x, "x")
+    a = _float64_keep_inf(x, "x")
     window = check_window(window, minimum=2)
     lag = check_window(lag, "lag")
     return _rolling.rolling_autocorr(a, window, lag)
@@ -248,7 +251,7 @@ def variance_ratio(r, q: int, window: int) -> np.ndarray:
     NaN policy: *window* — NaN when ``r[t-window+1..t]`` holds a NaN. Warm-up: ``window - 1``
     (``window`` bars of prices, since ``r[0]`` is NaN). O(n * q) for the sums plus O(n).
     """
-    a = as_float64(r, "r")
+    a = _float64_keep_inf(r, "r")
     q = check_window(q, "q", minimum=2)
     window = check_window(window, minimum=q + 1)
     return _rolling.variance_ratio(a, q, window)
