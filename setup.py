@@ -7,7 +7,8 @@ Bounds checking, wraparound and initialisation checks are set here, not in the `
 (a header directive would override this file and make the debug switch a no-op).
 
 Environment switches (developer use):
-  GRIDREGIME_CYTHON_DEBUG=1   bounds checking and wraparound back on, for hunting kernel bugs.
+  GRIDREGIME_CYTHON_DEBUG=1   bounds checking and wraparound back on, for hunting kernel bugs
+                              (add --force to build_ext when switching modes either way).
   GRIDREGIME_ONLY=rank,ranges build only the named modules (faster edit-compile loops).
 """
 import os
