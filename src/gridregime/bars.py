@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from gridregime.errors import InvalidParameterError
 from gridregime.timeutil import HOUR_MS
@@ -23,15 +22,44 @@ BARS_SCHEMA = pa.schema(
 )
 
 
+def _from_numpy(arr: np.ndarray, type_: pa.DataType) -> pa.Array:
+    """A null-free Arrow array over a 1-D numeric array (zero-copy when contiguous).
+
+    Built from its buffer rather than with ``pa.array``: converting NumPy input through
+    ``pa.array`` (and ``to_numpy`` / ``pyarrow.compute`` with Python scalars) makes pyarrow
+    import pandas, a third of a second per process that only needs NumPy.
+    """
+    if arr.ndim != 1:
+        return pa.array(arr, type=type_)  # raises as pyarrow does for any other shape
+    arr = np.ascontiguousarray(arr)
+    return pa.Array.from_buffers(type_, arr.size, [None, pa.py_buffer(arr)])
+
+
+def _to_numpy(col: pa.ChunkedArray, dtype: type) -> np.ndarray | None:
+    """The values of a null-free 8-byte column (int64, float64, timestamp) as NumPy (read-only view of a single
+    chunk, as ``to_numpy`` gives); None when it has nulls (the caller converts it otherwise)."""
+    if col.null_count:
+        return None
+    if col.num_chunks == 1:
+        ch = col.chunk(0)
+        out = np.frombuffer(ch.buffers()[1], dtype=dtype, count=len(ch), offset=ch.offset * 8) if len(ch) else \
+            np.zeros(0, dtype=dtype)
+        out.flags.writeable = False  # a view of the table's memory (as to_numpy gives), not to write through
+        return out
+    parts = [np.frombuffer(ch.buffers()[1], dtype=dtype, count=len(ch), offset=ch.offset * 8)
+             for ch in col.chunks if len(ch)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
 def bars_table(ts_ms, open, high, low, close, volume) -> pa.Table:  # noqa: A002 - OHLC names
     """Build a bars table from epoch-millisecond times and five numeric columns."""
     ts = np.asarray(ts_ms, dtype=np.int64)
-    cols = [pa.array(ts, type=pa.int64()).cast(TS_TYPE)]
+    cols = [_from_numpy(ts, TS_TYPE)]
     for name, values in zip(BAR_COLUMNS[1:], (open, high, low, close, volume)):
         arr = np.asarray(values, dtype=np.float64)
         if arr.shape != ts.shape:
             raise InvalidParameterError(f"{name}: expected {ts.shape[0]} values like ts, got {arr.shape}")
-        cols.append(pa.array(arr, type=pa.float64()))
+        cols.append(_from_numpy(arr, pa.float64()))
     return pa.Table.from_arrays(cols, schema=BARS_SCHEMA)
 
 
@@ -62,6 +90,10 @@ def normalize_bars(table: pa.Table, *, name: str = "bars") -> pa.Table:
 def ts_ms(table: pa.Table) -> np.ndarray:
     """Bar open times as int64 epoch milliseconds (zero-copy when possible)."""
     col = table.column("ts")
+    if pa.types.is_timestamp(col.type) or col.type == pa.int64():
+        out = _to_numpy(col, np.int64)  # a timestamp's values are its int64 storage
+        if out is not None:
+            return out
     if pa.types.is_timestamp(col.type):
         col = col.cast(pa.int64())
     return np.ascontiguousarray(col.to_numpy(), dtype=np.int64)
@@ -71,7 +103,9 @@ def bars_to_numpy(table: pa.Table) -> dict[str, np.ndarray]:
     """Contiguous columns for the kernels: ``ts`` int64 ms, the rest float64."""
     out = {"ts": ts_ms(table)}
     for c in BAR_COLUMNS[1:]:
-        out[c] = np.ascontiguousarray(table.column(c).to_numpy(), dtype=np.float64)
+        col = table.column(c)
+        arr = _to_numpy(col, np.float64) if col.type == pa.float64() else None
+        out[c] = arr if arr is not None else np.ascontiguousarray(col.to_numpy(), dtype=np.float64)
     return out
 
 
@@ -104,7 +138,23 @@ def aggregate_hourly(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
 
 def slice_time(table: pa.Table, start_ms: int | None = None, end_ms: int | None = None) -> pa.Table:
     """Rows with ``start_ms <= ts < end_ms`` (either bound may be None)."""
-    ts = table.column("ts").cast(pa.int64())
+    col = table.column("ts")
+    ts_np = _to_numpy(col, np.int64) if (pa.types.is_timestamp(col.type) or col.type == pa.int64()) else None
+    if ts_np is not None:  # NumPy mask: no pyarrow.compute call with Python scalars
+        keep = np.ones(ts_np.size, dtype=bool)
+        if start_ms is not None:
+            keep &= ts_np >= start_ms
+        if end_ms is not None:
+            keep &= ts_np < end_ms
+        rows = np.flatnonzero(keep)
+        if rows.size == ts_np.size:
+            return table
+        if rows.size == 0 or rows[-1] - rows[0] + 1 == rows.size:  # one run (sorted times): zero-copy
+            return table.slice(int(rows[0]) if rows.size else 0, int(rows.size))
+        return table.take(_from_numpy(rows.astype(np.int64), pa.int64()))
+    import pyarrow.compute as pc  # only here: importing it costs tens of ms per process
+
+    ts = col.cast(pa.int64())
     mask = None
     if start_ms is not None:
         mask = pc.greater_equal(ts, start_ms)

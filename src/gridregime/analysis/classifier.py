@@ -28,6 +28,7 @@ from gridregime.config import RegimeConfig
 __all__ = ["ClassifierInputs", "classify", "verdict_from_factors", "competing_verdicts", "OPERATORS"]
 
 OPERATORS = {"<": _op.lt, "<=": _op.le, ">": _op.gt, ">=": _op.ge}
+_VERDICTS = tuple(Verdict)  # iterating the Enum class itself is slow on the per-hour path
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def competing_verdicts(verdict: Verdict, factors: Sequence[DecisionFactor],
     """
     deciding = factors[-1]
     out = []
-    for other in Verdict:
+    for other in _VERDICTS:
         if other is verdict:
             continue
         step, reason = deciding.step, f"not reached: step {deciding.step} ({deciding.check}) decided {verdict.value}"

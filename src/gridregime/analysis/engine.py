@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterable
 
 import numpy as np
@@ -24,9 +25,9 @@ from gridregime.analysis import features as F
 from gridregime.analysis.classifier import ClassifierInputs, classify, competing_verdicts
 from gridregime.analysis.comparison import compare_discovered_vs_configured
 from gridregime.analysis.confidence import confidence, data_quality_factor
-from gridregime.analysis.ranges import choose_range, discover_ranges, percentile_bands
+from gridregime.analysis.ranges import choose_range, discover_ranges, discover_ranges_at, percentile_bands
 from gridregime.analysis.result import (
-    STATUS_INSUFFICIENT, STATUS_OK, DataQuality, FeatureValue, RegimeResult, Scores,
+    STATUS_INSUFFICIENT, STATUS_OK, DataQuality, FeatureValue, RangeCandidate, RegimeResult, Scores,
 )
 from gridregime.analysis.scores import (
     grid_capacity, mean_rev_score, trend_score, trend_streaks, vol_change_score,
@@ -76,29 +77,96 @@ def _minute_block(cols: dict[str, np.ndarray] | None, hour_ms: int) -> dict[str,
 
 
 def _minute_features(minute: dict[str, np.ndarray] | None, bar: tuple[float, float, float, float],
-                     atr: float) -> tuple[float, float]:
-    """(rv_1m, hour_range_atr). rv_1m = sqrt(Σ r²) of the hour's 1m log returns, the first taken
-    open → close of the first minute; without minutes the hourly bar stands in (|log C/O|)."""
+                     atr: float) -> tuple[float, float, int | None]:
+    """(rv_1m, hour_range_atr, minute bars or None). rv_1m = sqrt(Σ r²) of the hour's 1m log
+    returns, the first taken open → close of the first minute; without minutes the hourly bar
+    stands in (|log C/O|)."""
     if minute is None:
         o, h, l, c = bar
         rv = abs(math.log(c / o))
         rng = h - l
+        n = None
     else:
         close = minute["close"]
         r0 = math.log(close[0] / minute["open"][0])
         r = np.log(close[1:] / close[:-1])
         rv = math.sqrt(r0 * r0 + float(np.dot(r, r)))
         rng = float(np.max(minute["high"]) - np.min(minute["low"]))
-    return rv, (rng / atr if atr > 0 else math.nan)
+        n = int(close.size)
+    return rv, (rng / atr if atr > 0 else math.nan), n
 
 
-def _gap_hours(ts: np.ndarray) -> list[int]:
-    """Missing hourly open times (ms) between consecutive bars of ``ts``."""
-    steps = np.diff(ts) // HOUR_MS
-    out: list[int] = []
-    for k in np.flatnonzero(steps > 1):
-        out.extend(int(ts[k] + j * HOUR_MS) for j in range(1, int(steps[k])))
+def _minute_features_at(cols: dict[str, np.ndarray] | None, s: _Series, idx: np.ndarray, hours_ms: np.ndarray,
+                        atr_at: np.ndarray) -> list[tuple[float, float, int | None]]:
+    """:func:`_minute_features` of every bar ``idx`` (open times ``hours_ms``), the same
+    arithmetic with the whole-series parts (log returns, hourly high/low) done once."""
+    m = idx.size
+    if cols is None or cols["ts"].size == 0:
+        a = b = np.zeros(m, dtype=np.intp)
+    else:
+        mts = cols["ts"]
+        a = np.searchsorted(mts, hours_ms)
+        b = np.searchsorted(mts, hours_ms + HOUR_MS)
+    has = b > a
+    out: list[tuple[float, float, int | None]] = []
+    if has.any():
+        close, high, low = cols["close"], cols["high"], cols["low"]
+        with np.errstate(all="ignore"):  # returns of hours not analysed may be undefined
+            r = np.log(close[1:] / close[:-1])
+        key = mts // HOUR_MS
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        spans = (np.maximum.reduceat(high, starts) - np.minimum.reduceat(low, starts))
+        ah = a[has]
+        rng_at = np.zeros(m)
+        rng_at[has] = spans[np.searchsorted(starts, ah)]  # each hour's block starts a group
+        first = np.ones(m)
+        first[has] = close[ah] / cols["open"][ah]
+        first_l, rng_l = first.tolist(), rng_at.tolist()
+    a_l, b_l, atr_l = a.tolist(), b.tolist(), atr_at.tolist()
+    for h in range(m):
+        ah, bh, atr = a_l[h], b_l[h], atr_l[h]
+        if bh > ah:
+            r0 = math.log(first_l[h])
+            rr = r[ah:bh - 1]
+            rv = math.sqrt(r0 * r0 + float(np.dot(rr, rr)))
+            rng = rng_l[h]
+            n: int | None = bh - ah
+        else:
+            i = idx[h]
+            rv = abs(math.log(float(s.close[i]) / s.open[i]))
+            rng = s.high[i] - s.low[i]
+            n = None
+        out.append((rv, (rng / atr if atr > 0 else math.nan), n))
     return out
+
+
+class _Gaps:
+    """Missing hourly open times (ms) between consecutive bars of a series, found once; a
+    window's gaps are those strictly between its first and last bar."""
+
+    def __init__(self, ts: np.ndarray) -> None:
+        steps = np.diff(ts) // HOUR_MS
+        self.ms: list[int] = []
+        for k in np.flatnonzero(steps > 1):
+            self.ms.extend(int(ts[k] + j * HOUR_MS) for j in range(1, int(steps[k])))
+        self._arr = np.array(self.ms, dtype=np.int64)
+        self._dt: list[datetime] | None = None
+
+    def window(self, first_ms: int, last_ms: int) -> tuple[list[int], tuple[datetime, ...]]:
+        if not self.ms:
+            return [], ()
+        a = int(np.searchsorted(self._arr, first_ms, side="right"))
+        b = int(np.searchsorted(self._arr, last_ms, side="left"))
+        if self._dt is None:
+            self._dt = [from_ms(g) for g in self.ms]
+        return self.ms[a:b], tuple(self._dt[a:b])
+
+
+def _rangeable(s: _Series) -> bool:
+    """Whether the compiled many-bar range discovery applies (finite bars, volumes >= 0);
+    otherwise the checked per-hour path runs (and reports bad inputs as it always did)."""
+    return bool(np.isfinite(s.high).all() and np.isfinite(s.low).all() and np.isfinite(s.close).all()
+                and np.isfinite(s.volume).all() and (s.volume >= 0).all())
 
 
 def _evidence(values: dict[str, float], ranks: dict[str, float], chosen: Any, width: float, spacing: float,
@@ -171,8 +239,18 @@ class RegimeEngine:
         rank_counts = {name: int(np.count_nonzero(np.isfinite(series.features[name][-config.rank_window:])))
                        for name in F.SCORE_RANK_FEATURES}
         minute_cols = None if minute is None else _columns(minute, "minute")
-        return self._assemble(symbol, series, n - 1, ranks, streak, history, percentile, rank_counts,
-                              _minute_block(minute_cols, hour_ms), grid_config, config)
+        i = n - 1
+        values = {name: float(series.features[name][i]) for name in F.HOURLY_FEATURES}
+        atr = values["atr"]
+        minute_feats = _minute_features(_minute_block(minute_cols, hour_ms),
+                                        (series.open[i], series.high[i], series.low[i], float(series.close[i])), atr)
+        candidates = None
+        if _rangeable(series):
+            candidates = discover_ranges_at(series.high, series.low, series.close, series.volume, np.array([i]),
+                                            np.array([atr]), np.array([percentile[0]]), np.array([percentile[1]]),
+                                            config)[0]
+        return self._result(symbol, series, i, values, ranks, streak, history, percentile, rank_counts,
+                            minute_feats, _Gaps(series.ts), candidates, grid_config, config)
 
     def analyze_source(self, source: Any, symbol: str, hour: Any, grid_config: Any = None) -> RegimeResult:
         """Fetch the hour's history (``history_hours`` hourly bars) and 1m bars from a
@@ -198,29 +276,52 @@ class RegimeEngine:
         config = self.config.for_symbol(symbol)
         cols = _columns(hourly, "hourly")
         series = self._series(cols, config)
-        rank_arrays = {name: F.rank_series(series.features[name], config) for name in F.RANKED_FEATURES}
+        ts = series.ts
+        n = ts.size
+        hours_ms = np.array([to_ms(to_utc_hour(hour)) for hour in hours], dtype=np.int64)
+        pos = np.searchsorted(ts, hours_ms)
+        found = pos < n
+        found[found] = ts[pos[found]] == hours_ms[found]
+        idx = pos[found]
+        # Everything below is per requested bar, gathered once as Python scalars.
+        feats = series.features
+        rank_arrays = {name: F.rank_series(feats[name], config) for name in F.RANKED_FEATURES}
         band_lo, band_hi = percentile_bands(series.close, config)
-        finite_cum = {name: np.concatenate([[0], np.cumsum(np.isfinite(series.features[name]))])
-                      for name in F.SCORE_RANK_FEATURES}
         ts_all = trend_score(*(rank_arrays[k] for k in F.TREND_RANK_FEATURES), config=config)
-        direction = np.sign(np.nan_to_num(series.features["slope"]))
+        direction = np.sign(np.nan_to_num(feats["slope"]))
         streaks = trend_streaks(ts_all, direction, config.trend_threshold)
-        minute_cols = None if minute is None else _columns(minute, "minute")
+        lo_w = np.maximum(0, idx - config.rank_window + 1)
+        counts = {}
+        for name in F.SCORE_RANK_FEATURES:
+            finite_cum = np.concatenate([[0], np.cumsum(np.isfinite(feats[name]))])
+            counts[name] = (finite_cum[idx + 1] - finite_cum[lo_w]).tolist()
+        ranks_at = {name: rank_arrays[name][idx].tolist() for name in F.RANKED_FEATURES}
+        values_at = {name: feats[name][idx].tolist() for name in F.HOURLY_FEATURES}
+        atr_at = feats["atr"][idx]
+        minute_at = _minute_features_at(None if minute is None else _columns(minute, "minute"),
+                                        series, idx, hours_ms[found], atr_at)
+        gaps = _Gaps(ts)
+        candidates_at: list[Any] = [None] * idx.size
+        if _rangeable(series):
+            candidates_at = discover_ranges_at(series.high, series.low, series.close, series.volume, idx, atr_at,
+                                               band_lo[idx], band_hi[idx], config)
+        k = config.trend_confirm_bars
+        ts_list = ts_all.tolist()
+        streak_at, lo_band, hi_band = streaks[idx].tolist(), band_lo[idx].tolist(), band_hi[idx].tolist()
         out = []
-        for hour in hours:
-            h_ms = to_ms(to_utc_hour(hour))
-            i = int(np.searchsorted(series.ts, h_ms))
-            if i >= series.ts.size or series.ts[i] != h_ms:
-                raise InvalidParameterError(f"hours: no hourly bar at {iso_z(from_ms(h_ms))}")
-            ranks = {name: float(rank_arrays[name][i]) for name in F.RANKED_FEATURES}
-            k = config.trend_confirm_bars
-            history = tuple(float(s) for s in ts_all[max(0, i - k + 1):i + 1])
-            lo_w = max(0, i - config.rank_window + 1)
-            rank_counts = {name: int(finite_cum[name][i + 1] - finite_cum[name][lo_w])
-                           for name in F.SCORE_RANK_FEATURES}
-            out.append(self._assemble(symbol, series, i, ranks, int(streaks[i]), history,
-                                      (float(band_lo[i]), float(band_hi[i])), rank_counts,
-                                      _minute_block(minute_cols, h_ms), grid_config, config))
+        idx_list = idx.tolist()
+        for hour_ms, ok in zip(hours_ms.tolist(), found.tolist()):
+            if not ok:
+                raise InvalidParameterError(f"hours: no hourly bar at {iso_z(from_ms(hour_ms))}")
+            h = len(out)  # requested bars found so far: this hour's position in the gathered lists
+            i = idx_list[h]
+            ranks = {name: ranks_at[name][h] for name in F.RANKED_FEATURES}
+            values = {name: values_at[name][h] for name in F.HOURLY_FEATURES}
+            history = tuple(ts_list[max(0, i - k + 1):i + 1])
+            rank_counts = {name: counts[name][h] for name in F.SCORE_RANK_FEATURES}
+            out.append(self._result(symbol, series, i, values, ranks, int(streak_at[h]), history,
+                                    (lo_band[h], hi_band[h]), rank_counts, minute_at[h], gaps, candidates_at[h],
+                                    grid_config, config))
         return out
 
     # -- internals ------------------------------------------------------------------------------
@@ -273,14 +374,17 @@ class RegimeEngine:
             run += 1
         return run, history
 
-    def _assemble(self, symbol: str, s: _Series, i: int, ranks: dict[str, float], streak: int,
-                  trend_history: tuple[float, ...], percentile: tuple[float, float], rank_counts: dict[str, int],
-                  minute: dict[str, np.ndarray] | None, grid_config: Any, config: RegimeConfig) -> RegimeResult:
+    def _result(self, symbol: str, s: _Series, i: int, values: dict[str, float], ranks: dict[str, float],
+                streak: int, trend_history: tuple[float, ...], percentile: tuple[float, float],
+                rank_counts: dict[str, int], minute_feats: tuple[float, float, int | None], gaps: _Gaps,
+                candidates: tuple[RangeCandidate, ...] | None, grid_config: Any,
+                config: RegimeConfig) -> RegimeResult:
+        """The result at bar ``i`` from its values, ranks and minute features; ``candidates``
+        are the discovered ranges when already known (None: discover them here)."""
         hour = from_ms(int(s.ts[i]))
         price = float(s.close[i])
-        atr = float(s.features["atr"][i])
-        values = {name: float(s.features[name][i]) for name in F.HOURLY_FEATURES}
-        rv, hr_atr = _minute_features(minute, (s.open[i], s.high[i], s.low[i], price), atr)
+        atr = values["atr"]
+        rv, hr_atr, n_min = minute_feats
         feats = {name: FeatureValue(values[name], None if math.isnan(ranks[name]) else ranks[name])
                  for name in F.HOURLY_FEATURES}
         feats["rv_1m"] = FeatureValue(rv, None)
@@ -290,24 +394,24 @@ class RegimeEngine:
 
         # Data quality: what a snapshot of this hour would hold (history_hours bars up to H).
         first = max(0, i - config.history_hours + 1)
-        gaps = _gap_hours(s.ts[first:i + 1])
+        gap_ms, gap_dt = gaps.window(int(s.ts[first]), int(s.ts[i]))
         rank_start_ms = int(s.ts[max(0, i - config.rank_window + 1)])
-        gaps_in_rank_window = sum(1 for g in gaps if g > rank_start_ms)
-        n_minutes = 0 if minute is None else int(minute["ts"].size)
+        gaps_in_rank_window = sum(1 for g in gap_ms if g > rank_start_ms)
+        n_minutes = 0 if n_min is None else n_min
         fill = min(rank_counts.values()) / config.rank_window
         warnings = []
         if fill < 1.0:
             warnings.append(f"rank window not full: {min(rank_counts.values())} of {config.rank_window} values")
-        if minute is None:
+        if n_min is None:
             warnings.append("no 1m bars for this hour: the hourly bar stands in for rv_1m and hour_range_atr")
         elif n_minutes < 60:
             warnings.append(f"{60 - n_minutes} of 60 minute bars missing")
-        if gaps:
-            warnings.append(f"{len(gaps)} missing hourly bar(s) in the history (not filled)")
+        if gap_ms:
+            warnings.append(f"{len(gap_ms)} missing hourly bar(s) in the history (not filled)")
         q_factor = data_quality_factor(fill, 60 - n_minutes, gaps_in_rank_window, config)
         dq = DataQuality(
-            hourly_bars=i + 1 - first, hourly_gaps=len(gaps), gap_hours=tuple(from_ms(g) for g in gaps),
-            minute_bars=n_minutes, minutes_source="hourly" if minute is None else "1m",
+            hourly_bars=i + 1 - first, hourly_gaps=len(gap_ms), gap_hours=gap_dt,
+            minute_bars=n_minutes, minutes_source="hourly" if n_min is None else "1m",
             rank_window_full=fill >= 1.0, rank_fill=fill, confidence_factor=q_factor, warnings=tuple(warnings),
         )
         common = dict(symbol=symbol, hour=hour, features=feats, price=price, atr=atr,
@@ -327,9 +431,10 @@ class RegimeEngine:
                                 confidence=0.0, scores=None, chosen_range=None, candidates=(), trend_streak=0,
                                 missing_hours=missing, **common)
 
-        lo = max(0, i - config.range_lookback + 1)
-        candidates = discover_ranges(s.high[lo:i + 1], s.low[lo:i + 1], s.close[lo:i + 1], s.volume[lo:i + 1],
-                                     atr, config, percentile=percentile)
+        if candidates is None:
+            lo = max(0, i - config.range_lookback + 1)
+            candidates = discover_ranges(s.high[lo:i + 1], s.low[lo:i + 1], s.close[lo:i + 1], s.volume[lo:i + 1],
+                                         atr, config, percentile=percentile)
         chosen = choose_range(candidates)
         width = chosen.upper - chosen.lower if chosen is not None else 0.0
         capacity, spacing = grid_capacity(width, price, atr, config)

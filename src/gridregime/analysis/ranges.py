@@ -28,11 +28,12 @@ import math
 import numpy as np
 
 from gridregime import kernels as K
+from gridregime._libs import discovery as _discovery
 from gridregime.analysis.result import RangeCandidate
 from gridregime.config import RegimeConfig
 
-__all__ = ["METHODS", "discover_ranges", "measure_range", "measure_ranges", "width_suitability", "range_quality",
-           "percentile_bands", "choose_range"]
+__all__ = ["METHODS", "discover_ranges", "discover_ranges_at", "measure_range", "measure_ranges", "width_suitability",
+           "range_quality", "percentile_bands", "choose_range"]
 
 METHODS = ("percentile", "donchian", "pivots", "volume_profile")
 
@@ -153,6 +154,41 @@ def discover_ranges(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume
     }
     measured = measure_ranges([(m, *bounds[m]) for m in METHODS], high, low, close, atr, config)
     return tuple(c for c in measured if c is not None)
+
+
+def discover_ranges_at(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, idx: np.ndarray,
+                       atr: np.ndarray, pct_lo: np.ndarray, pct_hi: np.ndarray, config: RegimeConfig = RegimeConfig(),
+                       ) -> list[tuple[RangeCandidate, ...] | None]:
+    """:func:`discover_ranges` at many bars of one series in one compiled pass, same results.
+
+    ``high`` .. ``volume`` are the whole series: contiguous float64, all finite, volumes >= 0
+    (the caller checks once per series). For each bar ``idx[h]`` the lookback ends there;
+    ``atr``, ``pct_lo`` and ``pct_hi`` hold its ATR and percentile band. An entry is None where
+    :func:`discover_ranges` has to decide (it raises there on degenerate bounds).
+    """
+    c = config
+    idx = np.ascontiguousarray(idx, dtype=np.intp)
+    (status, usable, lower, upper, width, contain, tlo, thi, cross, age, pos, qual) = _discovery.discover_many(
+        high, low, close, volume, idx, np.ascontiguousarray(atr, dtype=np.float64),
+        np.ascontiguousarray(pct_lo, dtype=np.float64), np.ascontiguousarray(pct_hi, dtype=np.float64),
+        c.range_lookback, float(c.donchian_trim_atr), c.pivot_order, float(c.pivot_cluster_atr),
+        c.volume_profile_bins, float(c.value_area_share), float(c.touch_tolerance_atr),
+        float(c.width_ideal_min_atr), float(c.width_ideal_max_atr), float(c.age_full_hours),
+        float(c.quality_weight_containment), float(c.quality_weight_touches), float(c.quality_weight_width),
+        float(c.quality_weight_age))
+    # .tolist() once: Python floats and ints for the candidates without a per-field conversion
+    lower, upper, width, contain, tlo, thi, cross, age, pos, qual = (
+        a.tolist() for a in (lower, upper, width, contain, tlo, thi, cross, age, pos, qual))
+    out: list[tuple[RangeCandidate, ...] | None] = []
+    for h, (st, use) in enumerate(zip(status.tolist(), usable.tolist())):
+        if st:
+            out.append(None)
+            continue
+        lo, up, wd, ct, tl, th, cr, ag, ps, ql = (lower[h], upper[h], width[h], contain[h], tlo[h], thi[h],
+                                                  cross[h], age[h], pos[h], qual[h])
+        out.append(tuple(RangeCandidate(METHODS[k], lo[k], up[k], wd[k], ct[k], tl[k], th[k], cr[k], ag[k], ps[k],
+                                        ql[k]) for k in range(len(METHODS)) if use[k]))
+    return out
 
 
 def choose_range(candidates: tuple[RangeCandidate, ...]) -> RangeCandidate | None:

@@ -31,7 +31,8 @@ def mean_rev_score(vr, ac1, mid_cross, er, config: RegimeConfig = RegimeConfig()
 
 def vol_change_score(vol_ratio, atr_change):
     """VolChangeScore = max(pct(vol_ratio), pct(atr_change)); NaN if either rank is NaN."""
-    if np.ndim(vol_ratio) or np.ndim(atr_change):
+    scalar = type(vol_ratio) is float and type(atr_change) is float  # the per-hour case, without np.ndim
+    if not scalar and (np.ndim(vol_ratio) or np.ndim(atr_change)):
         a, b = np.asarray(vol_ratio, float), np.asarray(atr_change, float)
         out = np.maximum(a, b)  # np.maximum propagates NaN
         return out

@@ -1,0 +1,12 @@
+import numpy as np
+import numpy.typing as npt
+
+def discover_many(
+    high: npt.NDArray[np.float64], low: npt.NDArray[np.float64], close: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64], idx: npt.NDArray[np.intp], atr: npt.NDArray[np.float64],
+    pct_lo: npt.NDArray[np.float64], pct_hi: npt.NDArray[np.float64], lookback: int, trim_atr: float,
+    pivot_order: int, cluster_atr: float, bins: int, va_share: float, touch_atr: float, ideal_min: float,
+    ideal_max: float, age_full: float, w_contain: float, w_touch: float, w_width: float, w_age: float,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.float64], npt.NDArray[np.float64],
+           npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+           npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
