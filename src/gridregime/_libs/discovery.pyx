@@ -15,6 +15,10 @@ from libc.stdlib cimport free, malloc, qsort
 
 from gridregime._libs._types cimport f8, idx_t
 
+
+cdef extern from "gridregime/cluster.h" nogil:
+    int64_t gr_cluster_sorted(const f8 *levels, int64_t n, f8 tol, f8 *centers, int64_t *counts)
+
 cnp.import_array()
 
 cdef enum:
@@ -149,22 +153,7 @@ def discover_many(const f8[::1] high, const f8[::1] low, const f8[::1] close, co
             if nlev > 0:
                 qsort(levels, nlev, sizeof(f8), _cmp_f8)
                 tol = cluster_atr * a_atr
-                c = 0
-                acc = levels[0]
-                cnt = 1
-                for j in range(1, nlev):
-                    if levels[j] - levels[j - 1] <= tol:
-                        acc += levels[j]
-                        cnt += 1
-                    else:
-                        centers[c] = acc / cnt
-                        counts[c] = cnt
-                        c += 1
-                        acc = levels[j]
-                        cnt = 1
-                centers[c] = acc / cnt
-                counts[c] = cnt
-                c += 1
+                c = gr_cluster_sorted(levels, nlev, tol, centers, counts)
                 best_n = -1
                 best_c = NAN
                 for j in range(c):  # ascending: ties go to the later (nearer) cluster

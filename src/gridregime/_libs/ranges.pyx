@@ -15,6 +15,10 @@ from gridregime._libs._types cimport f8, idx_t
 cnp.import_array()
 
 
+cdef extern from "gridregime/cluster.h" nogil:
+    int64_t gr_cluster_sorted(const f8 *levels, int64_t n, f8 tol, f8 *centers, int64_t *counts)
+
+
 cdef extern from "gridregime/dense_window.h" nogil:
     ctypedef struct gr_window:
         Py_ssize_t block
@@ -119,30 +123,14 @@ def cluster_sorted_levels(const f8[::1] levels, f8 tolerance):
     """(centers, counts) of ascending, NaN-free ``levels`` chained into clusters: a level
     joins the current cluster when it is within ``tolerance`` of the previous level.
     Centers are the member means (summed in ascending order)."""
-    cdef idx_t n = levels.shape[0], i, c = 0
+    cdef idx_t n = levels.shape[0], c = 0
     centers = np.empty(n, dtype=np.float64)
     counts = np.empty(n, dtype=np.int64)
     cdef f8[::1] cen = centers
     cdef int64_t[::1] cnt = counts
-    cdef f8 acc
-    cdef int64_t members
     with nogil:
         if n > 0:
-            acc = levels[0]
-            members = 1
-            for i in range(1, n):
-                if levels[i] - levels[i - 1] <= tolerance:
-                    acc += levels[i]
-                    members += 1
-                else:
-                    cen[c] = acc / members
-                    cnt[c] = members
-                    c += 1
-                    acc = levels[i]
-                    members = 1
-            cen[c] = acc / members
-            cnt[c] = members
-            c += 1
+            c = gr_cluster_sorted(&levels[0], n, tolerance, &cen[0], &cnt[0])
     return centers[:c].copy(), counts[:c].copy()
 
 
