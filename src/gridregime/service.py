@@ -5,6 +5,11 @@ computes every feature with the rolling kernels over the whole series and classi
 (:meth:`RegimeEngine.analyze_hours`); it equals the one-hour path hour by hour (property 75).
 Batch work is split into tasks (symbol × time chunk) run serially, in a process pool or on a
 Dask cluster; per-hour failures are collected, never fatal.
+
+The equality holds when each snapshot's hourly history covers the rank window plus the longest
+feature warm-up (720 + 168 bars with the defaults; snapshots hold 1000) or starts where the
+batch run's series starts. A store written with a shorter ``history_hours`` ranks each hour over
+less history than the batch path does, and the two paths then differ in their ranks.
 """
 from __future__ import annotations
 
