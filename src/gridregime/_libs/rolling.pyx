@@ -227,6 +227,33 @@ cdef extern from *:
         return (va > 0.0 && vb > 0.0) ? r : NAN;
     }
 
+    /* q-bar sums out[j] = (r[j-q+1] - c) + ... + (r[j] - c), added left to right, for
+       j = 0 .. m-1 (r[-q+1 ..] readable): each sum rounds the same wherever it starts. */
+    static void gr_qsums(const double *r, Py_ssize_t m, Py_ssize_t q, double c,
+                         double *restrict out)
+    {
+        const double *r0 = r - (q - 1);
+        for (Py_ssize_t j = 0; j < m; j++)
+            out[j] = r0[j] - c;
+        for (Py_ssize_t k = 1; k < q; k++) {
+            const double *rk = r0 + k;
+            for (Py_ssize_t j = 0; j < m; j++)
+                out[j] += rk[j] - c;
+        }
+    }
+
+    /* Variance ratios max(v2, 0) * factor / v1, NaN unless v1 > 0. */
+    GR_VECTOR static void gr_variance_ratio(const double *restrict v1,
+                                            const double *restrict v2, Py_ssize_t m,
+                                            double factor, double *restrict out)
+    {
+        for (Py_ssize_t j = 0; j < m; j++) {
+            double a = v1[j], b = v2[j];
+            double x = (b > 0.0 ? b : 0.0) * factor / a;
+            out[j] = a > 0.0 ? x : NAN;
+        }
+    }
+
     static void gr_correlation(const double *restrict cov, const double *restrict va,
                                const double *restrict vb, Py_ssize_t m, double *restrict out)
     {
@@ -249,6 +276,9 @@ cdef extern from *:
 
     """
     void gr_correlation(const f8* cov, const f8* va, const f8* vb, idx_t m, f8* out) noexcept nogil
+    void gr_qsums(const f8* r, idx_t m, idx_t q, f8 c, f8* out) noexcept nogil
+    void gr_variance_ratio(const f8* v1, const f8* v2, idx_t m, f8 factor,
+                           f8* out) noexcept nogil
     void gr_adx_moves(const f8* h, const f8* l, const f8* c, idx_t m, f8* bp, f8* bm,
                       f8* bt) noexcept nogil
     void gr_adx_di_dx(const f8* bp, const f8* bm, f8* bt, idx_t m, f8* pdi, f8* mdi,
@@ -1001,24 +1031,6 @@ def rolling_autocorr(const f8[::1] x, idx_t window, idx_t lag):
     return out
 
 
-cdef inline f8 _qsum(const f8* r, idx_t i, idx_t q, f8 c) noexcept nogil:
-    """(r[i-q+1] - c) + ... + (r[i] - c), summed left to right (small q written out)."""
-    cdef idx_t j
-    cdef f8 sq
-    if q == 2:
-        return (r[i - 1] - c) + (r[i] - c)
-    if q == 3:
-        return ((r[i - 2] - c) + (r[i - 1] - c)) + (r[i] - c)
-    if q == 4:
-        return (((r[i - 3] - c) + (r[i - 2] - c)) + (r[i - 1] - c)) + (r[i] - c)
-    if q == 5:
-        return ((((r[i - 4] - c) + (r[i - 3] - c)) + (r[i - 2] - c)) + (r[i - 1] - c)) + (r[i] - c)
-    sq = r[i - q + 1] - c
-    for j in range(i - q + 2, i + 1):
-        sq += r[j] - c
-    return sq
-
-
 cdef enum:
     VR_SPARE = 1024  # q-sum buffer: window q-sums plus this many before shifting them down
 
@@ -1061,83 +1073,83 @@ cdef void _vr_run(const f8* r, idx_t s, idx_t e, idx_t q, idx_t w, f8 c, f8* qs,
 
     Two sliding moment trackers (returns over ``w``, q-sums over ``m = w - q + 1``; the
     q-sums kept in ``qs``, m + VR_SPARE long, the last m shifted to its start when it is
-    full), re-centred exactly when cancellation threatens and every
-    ``max(w, RECOMPUTE_EVERY)`` steps. Each q-sum is summed afresh (q adds), so it does not
-    depend on where the run starts. Constant windows (no value differs from its
-    predecessor since the last change index) are NaN.
+    full, and filled ahead in chunks by a vectorised pass), re-centred exactly when
+    cancellation threatens and every ``max(w, RECOMPUTE_EVERY)`` steps. Each q-sum is summed
+    afresh (q adds), so it does not depend on where the run starts. Constant windows (no
+    value differs from its predecessor since the last change index) are NaN.
     """
     cdef idx_t m = w - q + 1, size = m + VR_SPARE, t0 = s + w - 1, i, j, p = 0, last = s
-    cdef idx_t since = 0, every = _imax(w, RECOMPUTE_EVERY)
+    cdef idx_t since = 0, every = _imax(w, RECOMPUTE_EVERY), filled
     cdef f8 inv_w = 1.0 / w, inv_m = 1.0 / m, factor = (w - 1.0) / ((m - 1.0) * q)
     cdef f8 k1 = 0.0, a1 = 0.0, b1 = 0.0, k2 = 0.0, a2 = 0.0, b2 = 0.0, top1 = 0.0, top2 = 0.0
     cdef f8 v, sq, yn, yo, ss1, ss2 = 0.0
     cdef f8 st[6]
+    cdef f8 bv1[WIN_BLOCK]
+    cdef f8 bv2[WIN_BLOCK]
+    cdef idx_t i0, nb, jb
     # q-sums of bars s + q - 1 .. t0 (qs[p] is bar i's)
     for i in range(s + 1, t0 + 1):
         if r[i] != r[i - 1]:
             last = i
-    for i in range(s + q - 1, t0 + 1):
-        qs[i - (s + q - 1)] = _qsum(r, i, q, c)
+    gr_qsums(r + s + q - 1, m, q, c, qs)
     p = m - 1
-    i = t0
-    while True:
-        if i > t0:
-            v = r[i]
-            sq = _qsum(r, i, q, c)
-            p += 1
-            if p == size:
-                memmove(qs, qs + size - m, m * sizeof(f8))
-                p = m
-            qs[p] = sq
-            yn = (v - c) - k1
-            yo = (r[i - w] - c) - k1
-            a1 += yn - yo
-            b1 += yn * yn - yo * yo
-            yn = sq - k2
-            yo = qs[p - m] - k2  # bar i - m
-            a2 += yn - yo
-            b2 += yn * yn - yo * yo
-            top1 = _max(top1, b1)
-            top2 = _max(top2, b2)
-            last = i if v != r[i - 1] else last
-            since += 1
-            ss1 = b1 - a1 * a1 * inv_w
-            ss2 = b2 - a2 * a2 * inv_m
-        else:
-            ss1 = -1.0  # first window (-1 < CANCEL_RATIO * 0): sums computed exactly below
-        if (last <= i - w + 1 or ss1 < CANCEL_RATIO * top1 or ss2 < CANCEL_RATIO * top2
-                or since >= every):
-            if last <= i - w + 1 and i > t0:  # constant returns: no variance to compare with
-                o[i] = NAN
-                i += 1
-                if i == e:
-                    break
-                continue
-            _vr_sums(r, qs + p - m + 1, i, w, m, c, st)
-            k1 = st[0]
-            a1 = st[1]
-            b1 = st[2]
-            k2 = st[3]
-            a2 = st[4]
-            b2 = st[5]
-            top1 = b1
-            top2 = b2
-            since = 0
-            ss1 = b1 - a1 * a1 * inv_w
-            ss2 = b2 - a2 * a2 * inv_m
-            if last <= i - w + 1:
-                o[i] = NAN
-                i += 1
-                if i == e:
-                    break
-                continue
-        if ss1 <= 0.0:
-            o[i] = NAN
-        else:
-            o[i] = (ss2 if ss2 > 0.0 else 0.0) * factor / ss1
-        i += 1
-        if i == e:
-            break
+    filled = m
+    i0 = t0
+    while i0 < e:
+        nb = WIN_BLOCK if e - i0 > WIN_BLOCK else e - i0
+        for jb in range(nb):
+            i = i0 + jb
+            if i > t0:
+                v = r[i]
+                p += 1
+                if p == filled:  # next chunk of q-sums, computed ahead in one vectorised pass
+                    if p == size:
+                        memmove(qs, qs + size - m, m * sizeof(f8))
+                        p = m
+                    j = size - p if size - p < e - i else e - i
+                    gr_qsums(r + i, j, q, c, qs + p)
+                    filled = p + j
+                sq = qs[p]
+                yn = (v - c) - k1
+                yo = (r[i - w] - c) - k1
+                a1 += yn - yo
+                b1 += yn * yn - yo * yo
+                yn = sq - k2
+                yo = qs[p - m] - k2  # bar i - m
+                a2 += yn - yo
+                b2 += yn * yn - yo * yo
+                top1 = _max(top1, b1)
+                top2 = _max(top2, b2)
+                last = i if v != r[i - 1] else last
+                since += 1
+                ss1 = b1 - a1 * a1 * inv_w
+                ss2 = b2 - a2 * a2 * inv_m
+            else:
+                ss1 = -1.0  # first window (-1 < CANCEL_RATIO * 0): sums computed exactly below
+            if (last <= i - w + 1 or ss1 < CANCEL_RATIO * top1 or ss2 < CANCEL_RATIO * top2
+                    or since >= every):
+                if last <= i - w + 1 and i > t0:  # constant returns: no variance to compare
+                    bv1[jb] = NAN
+                    bv2[jb] = 0.0
+                    continue
+                _vr_sums(r, qs + p - m + 1, i, w, m, c, st)
+                k1 = st[0]
+                a1 = st[1]
+                b1 = st[2]
+                k2 = st[3]
+                a2 = st[4]
+                b2 = st[5]
+                top1 = b1
+                top2 = b2
+                since = 0
+                ss1 = b1 - a1 * a1 * inv_w
+                ss2 = b2 - a2 * a2 * inv_m
+                if last <= i - w + 1:
+                    ss1 = NAN
+            bv1[jb] = ss1
+            bv2[jb] = ss2
+        gr_variance_ratio(bv1, bv2, nb, factor, o + i0)
+        i0 += nb
 
 
 def variance_ratio(const f8[::1] r, idx_t q, idx_t window):
