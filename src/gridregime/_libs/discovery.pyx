@@ -16,6 +16,11 @@ from libc.stdlib cimport free, malloc, qsort
 from gridregime._libs._types cimport f8, idx_t
 
 
+cdef extern from "gridregime/profile.h" nogil:
+    int64_t gr_profile_bin(f8 p, f8 first, f8 scale, const f8 *edges, int64_t bins)
+    int gr_value_area(const f8 *prof, int64_t bins, f8 share, int64_t *poc, int64_t *lo, int64_t *hi)
+
+
 cdef extern from "gridregime/cluster.h" nogil:
     int64_t gr_cluster_sorted(const f8 *levels, int64_t n, f8 tol, f8 *centers, int64_t *counts)
 
@@ -60,7 +65,7 @@ def discover_many(const f8[::1] high, const f8[::1] low, const f8[::1] close, co
     cdef idx_t h, i, lo, j, k, w, c, nlev, b, a, poc, order = pivot_order
     cdef f8 a_atr, trim, price, mn, mx, tol, lower_b, upper_b, mid, s, prev, step, first, last, scale, p
     cdef f8 total, acc, below, above, best_c, cen
-    cdef int64_t cnt, best_n, n_in, n_lo, n_hi, crosses, age_v
+    cdef int64_t cnt, best_n, n_in, n_lo, n_hi, crosses, age_v, va_poc, va_lo, va_hi
     cdef bint at_lower, at_upper, was_lower, was_upper
     cdef int sgn, prev_sgn
     cdef f8 bl[N_METHODS]
@@ -202,35 +207,10 @@ def discover_many(const f8[::1] high, const f8[::1] low, const f8[::1] close, co
                     p = close[j]
                     if not (p >= first and p <= last):
                         continue
-                    b = <idx_t>((p - first) * scale)
-                    if b >= bins:
-                        b = bins - 1
-                    if b > 0 and p < edges[b]:
-                        b -= 1
-                    elif b < bins - 1 and p >= edges[b + 1]:
-                        b += 1
-                    prof[b] += volume[j]
-                total = 0.0
-                poc = 0
-                for k in range(bins):
-                    total += prof[k]
-                    if prof[k] > prof[poc]:
-                        poc = k
-                if total > 0.0:
-                    a = poc
-                    b = poc
-                    acc = prof[poc]
-                    while acc < va_share * total and (a > 0 or b < bins - 1):
-                        below = prof[a - 1] if a > 0 else -1.0
-                        above = prof[b + 1] if b < bins - 1 else -1.0
-                        if above >= below:
-                            b += 1
-                            acc += above
-                        else:
-                            a -= 1
-                            acc += below
-                    bl[3] = edges[a]
-                    bu[3] = edges[b + 1]
+                    prof[gr_profile_bin(p, first, scale, edges, bins)] += volume[j]
+                if gr_value_area(prof, bins, va_share, &va_poc, &va_lo, &va_hi):
+                    bl[3] = edges[va_lo]
+                    bu[3] = edges[va_hi + 1]
 
             # measures over the same bars
             if not (a_atr > 0):

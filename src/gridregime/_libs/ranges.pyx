@@ -15,6 +15,11 @@ from gridregime._libs._types cimport f8, idx_t
 cnp.import_array()
 
 
+cdef extern from "gridregime/profile.h" nogil:
+    int64_t gr_profile_bin(f8 p, f8 first, f8 scale, const f8 *edges, int64_t bins)
+    int gr_value_area(const f8 *prof, int64_t bins, f8 share, int64_t *poc, int64_t *lo, int64_t *hi)
+
+
 cdef extern from "gridregime/cluster.h" nogil:
     int64_t gr_cluster_sorted(const f8 *levels, int64_t n, f8 tol, f8 *centers, int64_t *counts)
 
@@ -168,15 +173,7 @@ def volume_profile(const f8[::1] price, const f8[::1] volume, const f8[::1] edge
             p = price[i]
             if not (p >= first and p <= last) or volume[i] != volume[i]:
                 continue
-            b = <idx_t>((p - first) * scale)
-            if b >= bins:
-                b = bins - 1
-            # the scaled index can be off by one next to an edge: settle it on the edges
-            if b > 0 and p < edges[b]:
-                b -= 1
-            elif b < bins - 1 and p >= edges[b + 1]:
-                b += 1
-            o[b] += volume[i]
+            o[gr_profile_bin(p, first, scale, &edges[0], bins)] += volume[i]
     return out
 
 
@@ -185,24 +182,7 @@ def value_area(const f8[::1] edges, const f8[::1] volume_per_bin, f8 share):
     largest volume (price = its midpoint); the value area grows from it one bin at a time
     towards the neighbour with more volume (upwards on a tie) until it holds at least
     ``share`` of the total. NaN triple when the total volume is not positive."""
-    cdef idx_t bins = volume_per_bin.shape[0], i, poc = 0, a, b
-    cdef f8 total = 0.0, acc, below, above
-    for i in range(bins):
-        total += volume_per_bin[i]
-        if volume_per_bin[i] > volume_per_bin[poc]:
-            poc = i
-    if not total > 0.0:
+    cdef int64_t bins = volume_per_bin.shape[0], poc = 0, a = 0, b = 0
+    if bins == 0 or not gr_value_area(&volume_per_bin[0], bins, share, &poc, &a, &b):
         return NAN, NAN, NAN
-    a = poc
-    b = poc
-    acc = volume_per_bin[poc]
-    while acc < share * total and (a > 0 or b < bins - 1):
-        below = volume_per_bin[a - 1] if a > 0 else -1.0
-        above = volume_per_bin[b + 1] if b < bins - 1 else -1.0
-        if above >= below:
-            b += 1
-            acc += above
-        else:
-            a -= 1
-            acc += below
     return 0.5 * (edges[poc] + edges[poc + 1]), edges[a], edges[b + 1]
