@@ -18,6 +18,7 @@ Usage::
     python tools/validate_engine.py --skip-real --holdout 0          # tuning seeds only
     python tools/validate_engine.py --config my.toml ...             # another configuration
     python tools/validate_engine.py --set range_ok_min_room_atr=2.0  # change single fields
+    python tools/validate_engine.py --skip-real --half-life 8        # slower synthetic ranges
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def _hold_rates(held: dict[str, list[int]]) -> dict[str, float]:
 
 
 def synthetic_part(engine: RegimeEngine, seeds: list[int], days: int, settle: int, symbol: str,
-                   horizon: int = 24) -> dict:
+                   horizon: int = 24, half_life: float = 2.0) -> dict:
     from gridregime.collect.sources.synthetic import SyntheticSource
 
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -74,7 +75,7 @@ def synthetic_part(engine: RegimeEngine, seeds: list[int], days: int, settle: in
     held = {"RANGE_OK": [0, 0], "range_label_RANGE_OK": [0, 0], "all": [0, 0]}
     per_seed = []
     for seed in seeds:
-        src = SyntheticSource(seed)
+        src = SyntheticSource(seed, half_life_hours=half_life)
         # `horizon` hours past the end for the forward range-hold only: an analysis of hour H never
         # reads bars after H.
         hourly = src.fetch_ohlcv(symbol, "1h", start - timedelta(hours=history), end + timedelta(hours=horizon))
@@ -113,7 +114,7 @@ def synthetic_part(engine: RegimeEngine, seeds: list[int], days: int, settle: in
         per_seed.append({"seed": seed, "hours": len(results), "seconds": elapsed,
                          "recall": _recalls(seed_conf)})
         print(f"seed {seed}: {len(results)} hours in {elapsed:.2f} s; recall {_recalls(seed_conf)}", flush=True)
-    return {"seeds": seeds, "days": days, "settle_hours": settle, "symbol": symbol,
+    return {"seeds": seeds, "days": days, "settle_hours": settle, "symbol": symbol, "half_life_hours": half_life,
             "confusion": {g: dict(c) for g, c in confusion.items()}, "recall": _recalls(confusion),
             "per_seed": per_seed, "hold_rates": _hold_rates(held),
             "hold_counts": {k: {"held": v[0], "hours": v[1]} for k, v in held.items()}}
@@ -182,7 +183,8 @@ def real_part(engine: RegimeEngine, real: Path, horizon: int = 24) -> list[dict]
 
 def _synthetic_markdown(syn: dict, title: str) -> list[str]:
     heading = (f"## {title} ({len(syn['seeds'])} seeds: {syn['seeds'][0]}–{syn['seeds'][-1]}, {syn['days']} days, "
-               f"{syn['symbol']}, first {syn['settle_hours']} h after each switch excluded)")
+               f"{syn['symbol']}, range half-life {syn.get('half_life_hours', 2.0):g} h, "
+               f"first {syn['settle_hours']} h after each switch excluded)")
     lines = [heading, "",
              "| label \\ verdict | " + " | ".join(VERDICTS) + " | recall |",
              "|---|" + "---|" * (len(VERDICTS) + 1)]
@@ -235,6 +237,8 @@ def main(argv=None) -> int:
                     help="hold-out seeds N+1..N+H reported separately (default 5; 0 = none)")
     ap.add_argument("--days", type=int, default=60)
     ap.add_argument("--settle", type=int, default=12)
+    ap.add_argument("--half-life", type=float, default=2.0,
+                    help="mean-reversion half-life of the synthetic range regime, hours (default 2)")
     ap.add_argument("--symbol", default="ETH-USDT")
     ap.add_argument("--real", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"))
     ap.add_argument("--skip-real", action="store_true")
@@ -258,10 +262,11 @@ def main(argv=None) -> int:
               "generated": iso_z(datetime.now(timezone.utc))}
     if not args.skip_synthetic:
         report["synthetic"] = synthetic_part(engine, list(range(1, args.seeds + 1)), args.days, args.settle,
-                                             args.symbol)
+                                             args.symbol, half_life=args.half_life)
         if args.holdout > 0:
             seeds = list(range(args.seeds + 1, args.seeds + args.holdout + 1))
-            report["synthetic_holdout"] = synthetic_part(engine, seeds, args.days, args.settle, args.symbol)
+            report["synthetic_holdout"] = synthetic_part(engine, seeds, args.days, args.settle, args.symbol,
+                                                         half_life=args.half_life)
     real = Path(args.real)
     if not args.skip_real:
         if not real.is_dir():
