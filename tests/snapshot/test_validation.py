@@ -137,6 +137,8 @@ RULES = [
     ("bool-volume", "1m", _bar("volume", 4, lambda b, i: True, False), "bars.volume"),
     ("null-volume", "1m", _bar("volume", 4, lambda b, i: None, False), "bars.volume"),
     ("string-ts", "1h", _bar("ts", 0, lambda b, i: str(b["ts"][i]), False), "bars.ts"),
+    ("price-past-int64", "1m", _bar("high", 2, lambda b, i: 2**63 + 5, False), "bars.high"),
+    ("ts-past-int64", "1h", _bar("ts", 0, lambda b, i: 2**64 - 1, False), "bars.ts"),
     ("summary-close", "1m", lambda d: d["market_summary"].__setitem__("close", d["market_summary"]["close"] + 1),
      "market_summary.close"),
     ("summary-high-1h", "1h", lambda d: d["market_summary"].__setitem__("high", d["market_summary"]["high"] + 1),

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from gridregime._libs import columns as _columns
 from gridregime.bars import PRICE_COLUMNS, bars_table
 from gridregime.errors import InvalidParameterError
 from gridregime.snapshot.errors import SnapshotNotFoundError, SnapshotValidationError
@@ -120,25 +121,25 @@ def _require_str(value: object, path, field: str) -> str:
 
 
 def _int_column(values: list, path, field: str) -> np.ndarray:
-    types = set(map(type, values))
-    if types - {int}:
-        i, bad = next((i, v) for i, v in enumerate(values) if type(v) is not int)
-        _fail(path, field, f"expected integers, got {_type_name(bad)} {bad!r} at row {i}")
     try:
-        return np.array(values, dtype=np.int64)
+        arr, i = _columns.int64_column(values)
     except OverflowError:
         _fail(path, field, "integer out of the 64-bit range")
+    if i >= 0:
+        _fail(path, field, f"expected integers, got {_type_name(values[i])} {values[i]!r} at row {i}")
+    return arr
 
 
 def _float_column(values: list, path, field: str) -> np.ndarray:
-    types = set(map(type, values))
-    if types - {int, float}:
-        i, bad = next((i, v) for i, v in enumerate(values) if type(v) not in (int, float))
-        _fail(path, field, f"expected numbers, got {_type_name(bad)} {bad!r} at row {i}")
-    arr = np.array(values, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        i = int(np.flatnonzero(~np.isfinite(arr))[0])
-        _fail(path, field, f"expected finite numbers, got {arr[i]!r} at row {i}")
+    try:
+        arr, i = _columns.float64_column(values)
+    except OverflowError:
+        _fail(path, field, "number out of the float64 range")
+    if i >= 0:
+        bad = values[i]
+        if type(bad) not in (int, float):
+            _fail(path, field, f"expected numbers, got {_type_name(bad)} {bad!r} at row {i}")
+        _fail(path, field, f"expected finite numbers, got {float(bad)!r} at row {i}")
     return arr
 
 
