@@ -61,3 +61,38 @@ def test_bad_arguments_are_clean_errors(tmp_path, capsys):
     assert "DIR" in capsys.readouterr().err
     assert main(["validate", str(tmp_path), "--symbol", "../etc"]) == 2
     assert "--symbol" in capsys.readouterr().err
+
+
+def test_stale_temporary_files_are_removed_fresh_ones_kept(eth_store, tmp_path, capsys):
+    import os
+    import shutil
+    import time
+
+    src, hours = eth_store
+    root = tmp_path / "s"
+    shutil.copytree(src, root)
+    final = market_path(root, "ETH-USDT", "1m", hours[0])
+    stale = final.parent / ".ETH-USDT_1m.json.killed.tmp"
+    fresh = market_path(root, "ETH-USDT", "1h", hours[1]).parent / ".ETH-USDT_1h.json.live.tmp"
+    stale.write_bytes(b"{")
+    fresh.write_bytes(b"{")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    before = final.read_bytes()
+
+    assert main(["validate", str(root), "--remove-stale-tmp", "60"]) == 0
+    out = capsys.readouterr().out
+    assert not stale.exists() and fresh.exists()
+    assert final.read_bytes() == before  # never a final name
+    assert "stale temporary files removed: 1" in out
+    assert "temporary files left by interrupted writes: 1" in out
+    assert "--remove-stale-tmp" not in out  # no hint once the option is given
+
+    assert main(["validate", str(root)]) == 0
+    assert "(remove with --remove-stale-tmp MINUTES)" in capsys.readouterr().out
+
+
+def test_remove_stale_tmp_needs_non_negative_minutes(eth_store, capsys):
+    root, _ = eth_store
+    assert main(["validate", str(root), "--remove-stale-tmp", "-5"]) == 2
+    assert "--remove-stale-tmp" in capsys.readouterr().err

@@ -16,6 +16,8 @@ def register(subparsers) -> None:
     p.add_argument("--symbol", help="only this market, e.g. ETH-USDT")
     p.add_argument("--start", help="first hour (ISO-8601 UTC, e.g. 2024-01-15T13:00Z)")
     p.add_argument("--end", help="last hour (inclusive)")
+    p.add_argument("--remove-stale-tmp", type=float, default=None, metavar="MINUTES",
+                   help="delete temporary files of interrupted writes (.*.tmp) older than MINUTES")
     p.add_argument("--max-listed", type=int, default=50, metavar="N",
                    help="list at most N bad files and N gap reports (default 50)")
     p.set_defaults(func=run)
@@ -30,7 +32,11 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not root.is_dir():
         raise InvalidParameterError(f"DIR: expected a snapshot store directory, got {args.root!r}")
-    report = audit_store(root, symbol=args.symbol, start=args.start, end=args.end)
+    stale = args.remove_stale_tmp
+    if stale is not None and not stale >= 0:
+        raise InvalidParameterError(f"--remove-stale-tmp: expected minutes >= 0, got {stale!r}")
+    report = audit_store(root, symbol=args.symbol, start=args.start, end=args.end,
+                         remove_stale_tmp=None if stale is None else 60.0 * stale)
     limit = max(args.max_listed, 0)
     print(f"checked {report.hours} hour directories, symbols: {', '.join(sorted(report.symbols)) or '-'}")
     print(f"files ok:  {report.files_ok}")
@@ -43,5 +49,8 @@ def run(args: argparse.Namespace) -> int:
     for path, gaps in report.gaps[:limit]:
         print(f"  {path}: {len(gaps)} missing hour(s), {gaps[0]:%Y-%m-%dT%H:%MZ} .. {gaps[-1]:%Y-%m-%dT%H:%MZ}")
     if report.temporary:
-        print(f"temporary files left by interrupted writes: {report.temporary}")
+        hint = "" if stale is not None else " (remove with --remove-stale-tmp MINUTES)"
+        print(f"temporary files left by interrupted writes: {report.temporary}{hint}")
+    if report.temporary_removed:
+        print(f"stale temporary files removed: {len(report.temporary_removed)}")
     return 0 if report.ok else 1

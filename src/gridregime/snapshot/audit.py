@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from gridregime.errors import InvalidParameterError
 from gridregime.snapshot.errors import SnapshotError
 from gridregime.snapshot.format import decode_json
 from gridregime.snapshot.paths import parse_market_file_name
@@ -21,7 +23,8 @@ class StoreReport:
 
     ``bad`` lists ``(path, reason)``; ``gaps`` lists ``(1h file, missing hours)`` for hourly
     histories with gaps (allowed, reported); ``temporary`` counts leftovers of interrupted
-    atomic writes (``.*.tmp``, never under a final name).
+    atomic writes (``.*.tmp``, never under a final name) that are still there;
+    ``temporary_removed`` lists the ones removed as stale.
     """
 
     files_ok: int = 0
@@ -30,6 +33,7 @@ class StoreReport:
     hours: int = 0
     symbols: set[str] = field(default_factory=set)
     temporary: int = 0
+    temporary_removed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -37,11 +41,17 @@ class StoreReport:
 
 
 def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: object = None,
-                end: object = None) -> StoreReport:
+                end: object = None, remove_stale_tmp: float | None = None) -> StoreReport:
     """Validate every market file (and the cross-file rule of every hour) under ``root``.
 
     Also checks that each hour has both market files and that analysis files are JSON objects.
+    With ``remove_stale_tmp`` (seconds), temporary files of interrupted atomic writes last
+    modified longer ago than that are deleted: a live writer holds its temporary file for
+    milliseconds, so an old one belongs to a writer that was killed and nothing will rename it.
     """
+    if remove_stale_tmp is not None and not remove_stale_tmp >= 0:
+        raise InvalidParameterError(f"remove_stale_tmp: expected seconds >= 0, got {remove_stale_tmp!r}")
+    now = time.time()
     root = Path(root)
     symbol = validate_symbol(symbol, name="--symbol") if symbol is not None else None
     start = to_utc_hour(start, name="--start") if start is not None else None
@@ -55,7 +65,10 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
         for name in names:
             path = directory / name
             if name.startswith(".") and name.endswith(".tmp"):
-                report.temporary += 1
+                if remove_stale_tmp is not None and _remove_if_stale(path, now - remove_stale_tmp):
+                    report.temporary_removed.append(str(path))
+                else:
+                    report.temporary += 1
                 continue
             if name.endswith("_regime.json"):
                 sym = name[: -len("_regime.json")]
@@ -96,3 +109,14 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
                 except SnapshotError as exc:
                     report.bad.append((str(directory / f"{sym}_1h.json"), str(exc)))
     return report
+
+
+def _remove_if_stale(path: Path, cutoff: float) -> bool:
+    """Delete ``path`` if it was last modified before ``cutoff`` (epoch seconds)."""
+    try:
+        if path.stat().st_mtime >= cutoff:
+            return False
+        path.unlink()
+    except FileNotFoundError:  # its writer finished (renamed it) or another cleaner got there first
+        return False
+    return True
