@@ -32,13 +32,46 @@ from gridregime._libs._types cimport f8, idx_t
 
 cnp.import_array()
 
-# Recompute the sliding sums exactly when the centred sum of squares falls below this share of
-# the largest raw (shifted) sum of squares seen since the last recomputation.
-cdef f8 CANCEL_RATIO = 1e-2
-# ... and at least every max(window, RECOMPUTE_EVERY) steps, to bound error accumulation.
-cdef idx_t RECOMPUTE_EVERY = 256
+# CANCEL_RATIO: recompute the sliding sums exactly when the centred sum of squares falls below
+# this share of the largest raw (shifted) sum of squares seen since the last recomputation;
+# RECOMPUTE_EVERY: ... and at least every max(window, RECOMPUTE_EVERY) steps, to bound error
+# accumulation. C macros (sliding.h), so the compiler folds them into the loops.
+cdef extern from "gridregime/sliding.h" nogil:
+    const f8 CANCEL_RATIO "GR_CANCEL_RATIO"
+    const idx_t RECOMPUTE_EVERY "GR_RECOMPUTE_EVERY"
+
+    idx_t gr_finite_end(const f8* x, idx_t i, idx_t n) noexcept
+
+    ctypedef struct gr_var_state:
+        f8 k, s1, s2, s2max
+        idx_t since
+    idx_t gr_var_steps(gr_var_state* st, const f8* x, idx_t i, idx_t i1, idx_t w, f8 inv_w,
+                       idx_t every, f8* out) noexcept
+    void gr_var_exact(gr_var_state* st, const f8* x, idx_t lo, idx_t w, f8 ref,
+                      f8 inv_w) noexcept
+    void gr_var_finish(f8* out, idx_t m, f8 inv_dof, int take_sqrt) noexcept
+
+    ctypedef struct gr_ac1_state:
+        f8 k, sa, saa, sab, amax, va, pa, po, pv
+        idx_t ca, since
+    idx_t gr_ac1_steps(gr_ac1_state* st, const f8* x, idx_t i, idx_t i1, idx_t w, f8 inv_w,
+                       idx_t every, idx_t i0, f8* bva, f8* bvb, f8* bcv, idx_t* cb) noexcept
+    void gr_ac1_exact(gr_ac1_state* st, const f8* x, idx_t t, idx_t w, f8 inv_w, f8* va,
+                      f8* vb, f8* cov) noexcept
+
+    ctypedef struct gr_vr_state:
+        f8 k1, a1, b1, k2, a2, b2, top1, top2
+        idx_t last, since
+    idx_t gr_vr_steps(gr_vr_state* st, const f8* r, const f8* qn, idx_t m, idx_t i, idx_t i1,
+                      idx_t w, f8 c, f8 inv_w, f8 inv_m, idx_t every, f8* o) noexcept
+    void gr_variance_ratio(const f8* v, idx_t m, f8 factor, f8* out) noexcept
+
 # TA-Lib's TA_IS_ZERO threshold, kept so ADX/DI agree with TA-Lib on flat stretches.
-cdef f8 TA_EPSILON = 1e-14
+cdef extern from *:
+    """
+    #define GR_TA_EPSILON 1e-14
+    """
+    const f8 TA_EPSILON "GR_TA_EPSILON"
 
 
 cdef inline bint _is_zero(f8 v) noexcept nogil:
@@ -194,27 +227,53 @@ cdef extern from *:
             double hi = h[j], lo = l[j], pc = c[j - 1];
             double up = hi - h[j - 1], dn = l[j - 1] - lo;
             double top = hi > pc ? hi : pc, bottom = lo < pc ? lo : pc;
-            bp[j] = (up > 0.0 & up > dn) ? up : 0.0;
-            bm[j] = (dn > 0.0 & dn > up) ? dn : 0.0;
+            bp[j] = ((up > 0.0) & (up > dn)) ? up : 0.0;
+            bm[j] = ((dn > 0.0) & (dn > up)) ? dn : 0.0;
             bt[j] = (top - bottom) + ((hi - hi) + (lo - lo) + (c[j] - c[j]));
         }
     }
 
     /* +DI, -DI from the Wilder sums, as _di_dx; DX replaces the smoothed TR in bt (NaN where
-       TA-Lib computes none). One division gives both 100 / TR_s and 1 / (+DM_s + -DM_s). */
-    GR_VECTOR static void gr_adx_di_dx(const double *restrict bp, const double *restrict bm,
-                                       double *restrict bt, Py_ssize_t m, double *restrict pdi,
-                                       double *restrict mdi, double eps)
+       TA-Lib computes none). One division gives both 100 / TR_s and 1 / (+DM_s + -DM_s):
+       the divisor is selected, not the quotient (t * 1 = t exactly). some: +DI + -DI is not
+       TA-Lib's zero; flat: TR_s is (sums of TR are >= 0, or NaN). SSE2 by hand: gcc's
+       if-conversion costs a third more instructions here. */
+    static inline void gr_adx_di_dx1(const double *bp, const double *bm, double *bt,
+                                     double *pdi, double *mdi, double eps)
     {
-        for (Py_ssize_t j = 0; j < m; j++) {
-            double p = bp[j], q = bm[j], t = bt[j], dsum = p + q;
-            /* some: +DI + -DI is not TA-Lib's zero; fabs(t) < eps: TR_s is */
-            double rt = 100.0 / (dsum >= 1e-16 * t ? t * dsum : t);
-            double u = dsum >= 1e-16 * t ? dsum * rt : rt;
-            pdi[j] = fabs(t) < eps ? 0.0 : p * u;
-            mdi[j] = fabs(t) < eps ? 0.0 : q * u;
-            bt[j] = (dsum >= 1e-16 * t && fabs(t) >= eps) ? fabs(p - q) * t * rt : NAN;
+        double p = *bp, q = *bm, t = *bt, dsum = p + q;
+        int some = dsum >= 1e-16 * t, flat = t < eps;
+        double d = some ? dsum : 1.0;
+        double rt = 100.0 / (t * d), u = d * rt;
+        *pdi = flat ? 0.0 : p * u;
+        *mdi = flat ? 0.0 : q * u;
+        *bt = (some && t >= eps) ? fabs(p - q) * t * rt : NAN;
+    }
+
+    static void gr_adx_di_dx(const double *bp, const double *bm, double *bt, Py_ssize_t m,
+                             double *pdi, double *mdi, double eps)
+    {
+        Py_ssize_t j = 0;
+    #if defined(__SSE2__)
+        const __m128d tiny = _mm_set1_pd(1e-16), one = _mm_set1_pd(1.0);
+        const __m128d hundred = _mm_set1_pd(100.0), e = _mm_set1_pd(eps);
+        const __m128d nan = _mm_set1_pd(NAN), sign = _mm_set1_pd(-0.0);
+        for (; j + 1 < m; j += 2) {
+            __m128d p = _mm_loadu_pd(bp + j), q = _mm_loadu_pd(bm + j), t = _mm_loadu_pd(bt + j);
+            __m128d dsum = _mm_add_pd(p, q);
+            __m128d some = _mm_cmpge_pd(dsum, _mm_mul_pd(tiny, t));
+            __m128d d = _mm_or_pd(_mm_and_pd(some, dsum), _mm_andnot_pd(some, one));
+            __m128d rt = _mm_div_pd(hundred, _mm_mul_pd(t, d)), u = _mm_mul_pd(d, rt);
+            __m128d flat = _mm_cmplt_pd(t, e);
+            _mm_storeu_pd(pdi + j, _mm_andnot_pd(flat, _mm_mul_pd(p, u)));
+            _mm_storeu_pd(mdi + j, _mm_andnot_pd(flat, _mm_mul_pd(q, u)));
+            __m128d ok = _mm_and_pd(some, _mm_cmpge_pd(t, e));
+            __m128d dx = _mm_mul_pd(_mm_mul_pd(_mm_andnot_pd(sign, _mm_sub_pd(p, q)), t), rt);
+            _mm_storeu_pd(bt + j, _mm_or_pd(_mm_and_pd(ok, dx), _mm_andnot_pd(ok, nan)));
         }
+    #endif
+        for (; j < m; j++)
+            gr_adx_di_dx1(bp + j, bm + j, bt + j, pdi + j, mdi + j, eps);
     }
 
     /* Correlations cov / sqrt(va vb) clipped to [-1, 1]; NaN unless va > 0 and vb > 0. (gcc
@@ -233,24 +292,22 @@ cdef extern from *:
                          double *restrict out)
     {
         const double *r0 = r - (q - 1);
-        for (Py_ssize_t j = 0; j < m; j++)
-            out[j] = r0[j] - c;
-        for (Py_ssize_t k = 1; k < q; k++) {
-            const double *rk = r0 + k;
-            for (Py_ssize_t j = 0; j < m; j++)
-                out[j] += rk[j] - c;
+        Py_ssize_t j = 0;
+    #if defined(__SSE2__)
+        /* two sums at a time, kept in a register over the q terms */
+        const __m128d vc = _mm_set1_pd(c);
+        for (; j + 1 < m; j += 2) {
+            __m128d acc = _mm_sub_pd(_mm_loadu_pd(r0 + j), vc);
+            for (Py_ssize_t k = 1; k < q; k++)
+                acc = _mm_add_pd(acc, _mm_sub_pd(_mm_loadu_pd(r0 + k + j), vc));
+            _mm_storeu_pd(out + j, acc);
         }
-    }
-
-    /* Variance ratios max(v2, 0) * factor / v1, NaN unless v1 > 0. */
-    GR_VECTOR static void gr_variance_ratio(const double *restrict v1,
-                                            const double *restrict v2, Py_ssize_t m,
-                                            double factor, double *restrict out)
-    {
-        for (Py_ssize_t j = 0; j < m; j++) {
-            double a = v1[j], b = v2[j];
-            double x = (b > 0.0 ? b : 0.0) * factor / a;
-            out[j] = a > 0.0 ? x : NAN;
+    #endif
+        for (; j < m; j++) {
+            double acc = r0[j] - c;
+            for (Py_ssize_t k = 1; k < q; k++)
+                acc += r0[k + j] - c;
+            out[j] = acc;
         }
     }
 
@@ -277,48 +334,72 @@ cdef extern from *:
     """
     void gr_correlation(const f8* cov, const f8* va, const f8* vb, idx_t m, f8* out) noexcept nogil
     void gr_qsums(const f8* r, idx_t m, idx_t q, f8 c, f8* out) noexcept nogil
-    void gr_variance_ratio(const f8* v1, const f8* v2, idx_t m, f8 factor,
-                           f8* out) noexcept nogil
     void gr_adx_moves(const f8* h, const f8* l, const f8* c, idx_t m, f8* bp, f8* bm,
                       f8* bt) noexcept nogil
     void gr_adx_di_dx(const f8* bp, const f8* bm, f8* bt, idx_t m, f8* pdi, f8* mdi,
                       f8 eps) noexcept nogil
 
 
-cdef inline void _adx_wilder(f8* bp, f8* bm, f8* bt, idx_t m, f8 keep,
-                             f8* sp, f8* sm, f8* st) noexcept nogil:
-    """Wilder sums ``S = S * keep + value`` over a block, in place. Two bars per step, so each
-    sum's dependency chain (one multiply, one add) is paid once per two bars."""
-    cdef f8 p = sp[0], q = sm[0], t = st[0], keep2 = keep * keep
-    cdef f8 p0, p1, q0, q1, t0, t1
-    cdef idx_t j = 0
-    while j + 1 < m:
-        p0 = bp[j]
-        p1 = bp[j + 1]
-        q0 = bm[j]
-        q1 = bm[j + 1]
-        t0 = bt[j]
-        t1 = bt[j + 1]
-        bp[j] = p * keep + p0
-        bm[j] = q * keep + q0
-        bt[j] = t * keep + t0
-        p = p * keep2 + (p0 * keep + p1)
-        q = q * keep2 + (q0 * keep + q1)
-        t = t * keep2 + (t0 * keep + t1)
-        bp[j + 1] = p
-        bm[j + 1] = q
-        bt[j + 1] = t
-        j += 2
-    if j < m:
-        p = p * keep + bp[j]
-        q = q * keep + bm[j]
-        t = t * keep + bt[j]
-        bp[j] = p
-        bm[j] = q
-        bt[j] = t
-    sp[0] = p
-    sm[0] = q
-    st[0] = t
+cdef extern from *:
+    """
+    /* Wilder sums S = S * keep + value over a block of m bars, in place, two bars per step
+       (each sum's dependency chain, one multiply and one add, is paid once per two bars).
+       +DM and -DM do the same operations: with SSE2 they are the two lanes of one register
+       (each lane rounds as the scalar code). */
+    static void gr_adx_wilder(double *bp, double *bm, double *bt, Py_ssize_t m, double keep,
+                              double *sp, double *sm, double *st)
+    {
+        double t = *st, keep2 = keep * keep, t0, t1;
+        Py_ssize_t j = 0;
+    #if defined(__SSE2__)
+        const __m128d k1 = _mm_set1_pd(keep), k2 = _mm_set1_pd(keep2);
+        __m128d s = _mm_set_pd(*sm, *sp), x0, x1, y;
+        for (; j + 1 < m; j += 2) {
+            x0 = _mm_loadh_pd(_mm_load_sd(bp + j), bm + j);
+            x1 = _mm_loadh_pd(_mm_load_sd(bp + j + 1), bm + j + 1);
+            t0 = bt[j];
+            t1 = bt[j + 1];
+            y = _mm_add_pd(_mm_mul_pd(s, k1), x0);
+            _mm_storel_pd(bp + j, y);
+            _mm_storeh_pd(bm + j, y);
+            bt[j] = t * keep + t0;
+            s = _mm_add_pd(_mm_mul_pd(s, k2), _mm_add_pd(_mm_mul_pd(x0, k1), x1));
+            t = t * keep2 + (t0 * keep + t1);
+            _mm_storel_pd(bp + j + 1, s);
+            _mm_storeh_pd(bm + j + 1, s);
+            bt[j + 1] = t;
+        }
+        double p = _mm_cvtsd_f64(s), q = _mm_cvtsd_f64(_mm_unpackhi_pd(s, s));
+    #else
+        double p = *sp, q = *sm, p0, p1, q0, q1;
+        for (; j + 1 < m; j += 2) {
+            p0 = bp[j]; p1 = bp[j + 1]; q0 = bm[j]; q1 = bm[j + 1]; t0 = bt[j]; t1 = bt[j + 1];
+            bp[j] = p * keep + p0;
+            bm[j] = q * keep + q0;
+            bt[j] = t * keep + t0;
+            p = p * keep2 + (p0 * keep + p1);
+            q = q * keep2 + (q0 * keep + q1);
+            t = t * keep2 + (t0 * keep + t1);
+            bp[j + 1] = p;
+            bm[j + 1] = q;
+            bt[j + 1] = t;
+        }
+    #endif
+        if (j < m) {
+            p = p * keep + bp[j];
+            q = q * keep + bm[j];
+            t = t * keep + bt[j];
+            bp[j] = p;
+            bm[j] = q;
+            bt[j] = t;
+        }
+        *sp = p;
+        *sm = q;
+        *st = t;
+    }
+    """
+    void gr_adx_wilder(f8* bp, f8* bm, f8* bt, idx_t m, f8 keep, f8* sp, f8* sm,
+                       f8* st) noexcept nogil
 
 
 cdef inline f8 _adx_smooth(const f8* dx, idx_t m, f8 a, f8 keep, f8 inv, f8* out) noexcept nogil:
@@ -454,7 +535,7 @@ def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
             while i < n:
                 m = ADX_BLOCK if n - i > ADX_BLOCK else n - i
                 gr_adx_moves(hp + i, lp + i, cp + i, m, bp, bm, bt)
-                _adx_wilder(bp, bm, bt, m, keep, &sp, &sm, &st)
+                gr_adx_wilder(bp, bm, bt, m, keep, &sp, &sm, &st)
                 e = m
                 if bt[m - 1] != bt[m - 1]:  # a missing bar: the smoothed TR is NaN from it on
                     m = 0
@@ -566,8 +647,9 @@ cdef inline void _moments(const f8* x, idx_t n, idx_t w, idx_t minp, idx_t ddof,
     (NULL outputs, take_sqrt) are folded away by the C compiler.
     """
     cdef idx_t i = 0, cnt = 0, since = 0, run = 0, every = _imax(w, RECOMPUTE_EVERY)
-    cdef idx_t inv_for = -1
+    cdef idx_t inv_for = -1, j, i1
     cdef bint add, rem
+    cdef gr_var_state st
     cdef f8 v, vo, yn, yo, k = 0.0, s1 = 0.0, s2 = 0.0, s2max = 0.0, ssq, prev = NAN, var
     cdef f8 inv_cnt = 0.0, inv_dof = 0.0, inv_w = 1.0 / w
     cdef f8 inv_dof_w = 1.0 / (w - ddof) if w > ddof else NAN
@@ -636,6 +718,38 @@ cdef inline void _moments(const f8* x, idx_t n, idx_t w, idx_t minp, idx_t ddof,
         if cnt != w:
             continue
         # --- steady state: full window, valid values entering and leaving -------------
+        if mean_out == NULL:  # variance alone (folded): serial sums, then a vectorised finish
+            st.k = k
+            st.s1 = s1
+            st.s2 = s2
+            st.s2max = s2max
+            st.since = since
+            j = i
+            while i < n:
+                j = i
+                i1 = i + WIN_BLOCK if n - i > WIN_BLOCK else n
+                while True:
+                    i = gr_var_steps(&st, x, i, i1, w, inv_w, every, var_out)
+                    if i == i1 or not _finite(x[i]):
+                        break
+                    gr_var_exact(&st, x, i - w + 1, w, x[i], inv_w)
+                    var_out[i] = st.s2 - st.s1 * st.s1 * inv_w
+                    i += 1
+                gr_var_finish(var_out + j, i - j, inv_dof_w, take_sqrt)
+                if i < i1:
+                    break
+            k = st.k
+            s1 = st.s1
+            s2 = st.s2
+            s2max = st.s2max
+            since = st.since
+            # the run of equal values ending at i - 1, as far as the general step needs it
+            # (it compares the run with a count of at most w)
+            prev = x[i - 1]
+            run = 1
+            while run < w and x[i - 1 - run] == prev:
+                run += 1
+            continue
         while i < n:
             v = x[i]
             vo = x[i - w]
@@ -889,9 +1003,7 @@ def efficiency_ratio(const f8[::1] x, idx_t window):
 
 cdef inline idx_t _finite_end(const f8* x, idx_t i, idx_t n) noexcept nogil:
     """First index >= i whose value is NaN or +/-inf (n if none)."""
-    while i < n and x[i] - x[i] == 0.0:
-        i += 1
-    return i
+    return gr_finite_end(x, i, n)
 
 
 cdef inline void _nan_fill(f8* o, idx_t lo, idx_t hi) noexcept nogil:
@@ -1007,6 +1119,45 @@ cdef void _autocorr_run(const f8* x, idx_t s, idx_t e, idx_t w, idx_t lag, f8* o
         i0 += m
 
 
+cdef void _autocorr1_run(const f8* x, idx_t s, idx_t e, idx_t w, f8* o) noexcept nogil:
+    """_autocorr_run for lag 1: both sides on one centre, so the lagged side's sums are the
+    unlagged side's of the step before (see gr_ac1_steps) and only three sums slide."""
+    cdef idx_t t0 = s + w, i, i0, m, cb = s, every = _imax(w, RECOMPUTE_EVERY)
+    cdef f8 inv_w = 1.0 / w
+    cdef gr_ac1_state st
+    cdef f8 bva[WIN_BLOCK]
+    cdef f8 bvb[WIN_BLOCK]
+    cdef f8 bcv[WIN_BLOCK]
+    # st.ca: the last index j <= t0 with x[j] != x[j-1]; cb: the same for j <= t0 - 1
+    st.ca = s
+    for i in range(s + 1, t0 + 1):
+        if x[i] != x[i - 1]:
+            cb = st.ca
+            st.ca = i
+    if st.ca <= t0 - 1:
+        cb = st.ca
+    gr_ac1_exact(&st, x, t0, w, inv_w, &bva[0], &bvb[0], &bcv[0])
+    if st.ca <= t0 - w + 1 or cb <= t0 - w:
+        bva[0] = NAN
+    i0 = t0
+    i = t0 + 1
+    while i0 < e:
+        m = WIN_BLOCK if e - i0 > WIN_BLOCK else e - i0
+        while i < i0 + m:
+            i = gr_ac1_steps(&st, x, i, i0 + m, w, inv_w, every, i0, bva, bvb, bcv, &cb)
+            if i == i0 + m:
+                break
+            if st.ca <= i - w + 1 or cb <= i - w:
+                bva[i - i0] = NAN  # a constant side: no correlation
+                bvb[i - i0] = 0.0
+                bcv[i - i0] = 0.0
+            else:
+                gr_ac1_exact(&st, x, i, w, inv_w, &bva[i - i0], &bvb[i - i0], &bcv[i - i0])
+            i += 1
+        gr_correlation(bcv, bva, bvb, m, o + i0)
+        i0 += m
+
+
 def rolling_autocorr(const f8[::1] x, idx_t window, idx_t lag):
     """Pearson correlation of x[t-window+1..t] with x[t-window+1-lag..t-lag]; NaN when a
     window holds a NaN or +/-inf, or either side is constant."""
@@ -1026,7 +1177,10 @@ def rolling_autocorr(const f8[::1] x, idx_t window, idx_t lag):
             e = _finite_end(xp, s, n)
             _nan_fill(op, s, s + span - 1 if s + span - 1 < e else e)
             if s + span - 1 < e:
-                _autocorr_run(xp, s, e, w, lag, op)
+                if lag == 1:
+                    _autocorr1_run(xp, s, e, w, op)
+                else:
+                    _autocorr_run(xp, s, e, w, lag, op)
             i = e
     return out
 
@@ -1035,7 +1189,7 @@ cdef enum:
     VR_SPARE = 1024  # q-sum buffer: window q-sums plus this many before shifting them down
 
 
-cdef void _vr_sums(const f8* r, const f8* qw, idx_t i, idx_t w, idx_t m, f8 c,
+cdef inline void _vr_sums(const f8* r, const f8* qw, idx_t i, idx_t w, idx_t m, f8 c,
                    f8* st) noexcept nogil:
     """Exact sums of window i: returns r[i-w+1..i] (relative to c) centred on their mean,
     and the window's q-sums qw[0..m-1] (oldest first) centred on theirs.
@@ -1071,85 +1225,67 @@ cdef void _vr_run(const f8* r, idx_t s, idx_t e, idx_t q, idx_t w, f8 c, f8* qs,
                   f8* o) noexcept nogil:
     """Outputs s + w - 1 .. e - 1 of a run of finite returns r[s..e-1].
 
-    Two sliding moment trackers (returns over ``w``, q-sums over ``m = w - q + 1``; the
-    q-sums kept in ``qs``, m + VR_SPARE long, the last m shifted to its start when it is
-    full, and filled ahead in chunks by a vectorised pass), re-centred exactly when
-    cancellation threatens and every ``max(w, RECOMPUTE_EVERY)`` steps. Each q-sum is summed
-    afresh (q adds), so it does not depend on where the run starts. Constant windows (no
-    value differs from its predecessor since the last change index) are NaN.
+    Two sliding moment trackers (returns over ``w``, q-sums over ``m = w - q + 1``), re-centred
+    exactly when cancellation threatens and every ``max(w, RECOMPUTE_EVERY)`` steps. Blocks of
+    WIN_BLOCK outputs: the block's q-sums are computed first in one vectorised pass (into
+    ``qs``, m + VR_SPARE long, whose last m are shifted to its start when the block would not
+    fit), then the serial loop (gr_vr_steps) slides the sums, then a vectorised pass forms the
+    ratios. Each q-sum is summed afresh (q adds), so it does not depend on where the run
+    starts. Constant windows (no value differs from its predecessor since the last change
+    index) are NaN.
     """
-    cdef idx_t m = w - q + 1, size = m + VR_SPARE, t0 = s + w - 1, i, j, p = 0, last = s
-    cdef idx_t since = 0, every = _imax(w, RECOMPUTE_EVERY), filled
+    cdef idx_t m = w - q + 1, size = m + VR_SPARE, t0 = s + w - 1, i, j, p, i0, nb, i1
+    cdef idx_t every = _imax(w, RECOMPUTE_EVERY)
     cdef f8 inv_w = 1.0 / w, inv_m = 1.0 / m, factor = (w - 1.0) / ((m - 1.0) * q)
-    cdef f8 k1 = 0.0, a1 = 0.0, b1 = 0.0, k2 = 0.0, a2 = 0.0, b2 = 0.0, top1 = 0.0, top2 = 0.0
-    cdef f8 v, sq, yn, yo, ss1, ss2 = 0.0
-    cdef f8 st[6]
-    cdef f8 bv1[WIN_BLOCK]
-    cdef f8 bv2[WIN_BLOCK]
-    cdef idx_t i0, nb, jb
-    # q-sums of bars s + q - 1 .. t0 (qs[p] is bar i's)
+    cdef f8 st6[6]
+    cdef gr_vr_state st
+    cdef f8 bv[2 * WIN_BLOCK]  # pairs (ss1, ss2)
+    st.last = s
     for i in range(s + 1, t0 + 1):
         if r[i] != r[i - 1]:
-            last = i
-    gr_qsums(r + s + q - 1, m, q, c, qs)
-    p = m - 1
-    filled = m
+            st.last = i
+    # q-sums of bars s + q - 1 .. t0 - 1; qs[p] is always the last bar's whose sums were slid
+    gr_qsums(r + s + q - 1, m - 1, q, c, qs)
+    p = m - 2
     i0 = t0
+    i = t0
     while i0 < e:
         nb = WIN_BLOCK if e - i0 > WIN_BLOCK else e - i0
-        for jb in range(nb):
-            i = i0 + jb
+        i1 = i0 + nb
+        if p + nb >= size:
+            memmove(qs, qs + p + 1 - m, m * sizeof(f8))
+            p = m - 1
+        gr_qsums(r + i0, nb, q, c, qs + p + 1)
+        while i < i1:
             if i > t0:
-                v = r[i]
-                p += 1
-                if p == filled:  # next chunk of q-sums, computed ahead in one vectorised pass
-                    if p == size:
-                        memmove(qs, qs + size - m, m * sizeof(f8))
-                        p = m
-                    j = size - p if size - p < e - i else e - i
-                    gr_qsums(r + i, j, q, c, qs + p)
-                    filled = p + j
-                sq = qs[p]
-                yn = (v - c) - k1
-                yo = (r[i - w] - c) - k1
-                a1 += yn - yo
-                b1 += yn * yn - yo * yo
-                yn = sq - k2
-                yo = qs[p - m] - k2  # bar i - m
-                a2 += yn - yo
-                b2 += yn * yn - yo * yo
-                top1 = _max(top1, b1)
-                top2 = _max(top2, b2)
-                last = i if v != r[i - 1] else last
-                since += 1
-                ss1 = b1 - a1 * a1 * inv_w
-                ss2 = b2 - a2 * a2 * inv_m
-            else:
-                ss1 = -1.0  # first window (-1 < CANCEL_RATIO * 0): sums computed exactly below
-            if (last <= i - w + 1 or ss1 < CANCEL_RATIO * top1 or ss2 < CANCEL_RATIO * top2
-                    or since >= every):
-                if last <= i - w + 1 and i > t0:  # constant returns: no variance to compare
-                    bv1[jb] = NAN
-                    bv2[jb] = 0.0
+                j = gr_vr_steps(&st, r, qs + p + 1, m, i, i1, w, c, inv_w, inv_m, every,
+                                bv + 2 * (i - i0))
+                p += j - i
+                i = j
+                if i == i1:
+                    break
+                if st.last <= i - w + 1:  # constant returns: no variance to compare
+                    p += 1
+                    bv[2 * (i - i0)] = NAN
+                    bv[2 * (i - i0) + 1] = 0.0
+                    i += 1
                     continue
-                _vr_sums(r, qs + p - m + 1, i, w, m, c, st)
-                k1 = st[0]
-                a1 = st[1]
-                b1 = st[2]
-                k2 = st[3]
-                a2 = st[4]
-                b2 = st[5]
-                top1 = b1
-                top2 = b2
-                since = 0
-                ss1 = b1 - a1 * a1 * inv_w
-                ss2 = b2 - a2 * a2 * inv_m
-                if last <= i - w + 1:
-                    ss1 = NAN
-            bv1[jb] = ss1
-            bv2[jb] = ss2
-        gr_variance_ratio(bv1, bv2, nb, factor, o + i0)
-        i0 += nb
+            p += 1
+            _vr_sums(r, qs + p - m + 1, i, w, m, c, st6)
+            st.k1 = st6[0]
+            st.a1 = st6[1]
+            st.b1 = st6[2]
+            st.k2 = st6[3]
+            st.a2 = st6[4]
+            st.b2 = st6[5]
+            st.top1 = st.b1
+            st.top2 = st.b2
+            st.since = 0
+            bv[2 * (i - i0)] = st.b1 - st.a1 * st.a1 * inv_w if st.last > i - w + 1 else NAN
+            bv[2 * (i - i0) + 1] = st.b2 - st.a2 * st.a2 * inv_m
+            i += 1
+        gr_variance_ratio(bv, nb, factor, o + i0)
+        i0 = i1
 
 
 def variance_ratio(const f8[::1] r, idx_t q, idx_t window):
