@@ -6,7 +6,9 @@ Usage: python tools/compare_peers.py [--n 1000000] [--repeat 5] [--only NAME[,NA
 Each module in tools/peer_cases/ defines ``cases(n) -> list[Case]``. A case holds our callable
 and zero or more peer callables computing the same quantity on the same seeded data. Timing is
 the best of ``repeat`` runs (time.perf_counter), reported as ns per element and as the ratio
-ours / peer (below 1.0 means we are faster).
+ours / peer (below 1.0 means we are faster). The runs of a case are interleaved (ours, peer 1,
+peer 2, ours, ...), so a machine that slows down part-way slows every callable alike and the
+ratios stay meaningful on a shared machine even when the absolute ns/el do not.
 """
 from __future__ import annotations
 
@@ -33,12 +35,19 @@ class Case:
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up (imports, caches, allocations)
-    best = float("inf")
+    return best_of_interleaved([fn], repeat)[0]
+
+
+def best_of_interleaved(fns: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Best time of each callable over ``repeat`` rounds, one call of each per round."""
+    for fn in fns:
+        fn()  # warm-up (imports, caches, allocations)
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
     return best
 
 
@@ -60,10 +69,10 @@ def main(argv=None) -> int:
         module = importlib.import_module(f"peer_cases.{info.name}")
         for case in module.cases(args.n):
             n = case.n or args.n
-            t_ours = best_of(case.ours, args.repeat)
+            names = list(case.peers)
+            t_ours, *t_peers = best_of_interleaved([case.ours] + [case.peers[p] for p in names], args.repeat)
             row = {"case": case.name, "n": n, "ours_ns_el": t_ours / n * 1e9, "target": case.target, "peers": {}}
-            for pname, pfn in case.peers.items():
-                t_peer = best_of(pfn, args.repeat)
+            for pname, t_peer in zip(names, t_peers):
                 row["peers"][pname] = {"ns_el": t_peer / n * 1e9, "ratio": t_ours / t_peer}
             rows.append(row)
             peers = "  ".join(

@@ -172,3 +172,16 @@ def test_long_series_with_gaps_match_slow_twins(missing):
     assert_matches(K.variance_ratio(r, 4, 30), slow.variance_ratio(r, 4, 30), floor(spread(r)))
     assert_matches(np.stack(K.rolling_linreg(close, 24)), np.stack(slow.rolling_linreg(close, 24)), floor(spread(close)))
     assert_matches(K.rolling_std(close, 48, 10), slow.rolling_std(close, 48, 10), floor(spread(close)))
+
+
+@pytest.mark.parametrize("window", [2, 3, 4, 5, 7, 48])
+def test_mean_crossings_both_paths_match_twin(window):
+    """Windows where values equal the mean (the exact walk) next to windows where none does
+    (the vectorised count), eight-window blocks and every remainder, NaN-split runs."""
+    rng = np.random.default_rng(window)
+    ties = np.tile([1.0, 2.0, 3.0, 2.0], 40)  # many windows whose mean is exactly 2 or a value
+    noise = np.round(rng.normal(0.0, 1.0, 203), 1)
+    x = np.concatenate([ties, [np.nan], noise, [np.nan, np.nan], ties[: window + 2], noise[:5]])
+    for n in range(len(x) - 8, len(x) + 1):
+        np.testing.assert_array_equal(K.rolling_mean_crossings(x[:n], window),
+                                      slow.rolling_mean_crossings(x[:n], window))

@@ -26,7 +26,7 @@ infinities); the others rely on the wrapper turning inf into NaN.
 import numpy as np
 cimport numpy as cnp
 from libc.math cimport NAN, fabs, log, sqrt
-from libc.string cimport memmove
+from libc.string cimport memmove, memset
 
 from gridregime._libs._types cimport f8, idx_t
 
@@ -1240,6 +1240,7 @@ cdef void _vr_run(const f8* r, idx_t s, idx_t e, idx_t q, idx_t w, f8 c, f8* qs,
     cdef f8 st6[6]
     cdef gr_vr_state st
     cdef f8 bv[2 * WIN_BLOCK]  # pairs (ss1, ss2)
+    memset(&st, 0, sizeof(st))  # set at step t0 before first use; zeroed to keep gcc's flow analysis quiet
     st.last = s
     for i in range(s + 1, t0 + 1):
         if r[i] != r[i - 1]:
@@ -1324,43 +1325,126 @@ def variance_ratio(const f8[::1] r, idx_t q, idx_t window):
     return out
 
 
+cdef extern from *:
+    """
+    /* Crossings of the mean m over x[0 .. w-1]: sign changes of x[j] - m, values equal to m
+       skipped. Fast path when no value equals m (then every sign is +/-1 and a crossing is a
+       change of x[j] > m between neighbours: a branch-free, vectorisable count); the exact
+       walk otherwise. */
+    static Py_ssize_t gr_mean_crossings(const double *x, Py_ssize_t w, double m)
+    {
+        Py_ssize_t count = 0, j = 1;
+        int touched = x[0] == m;
+    #if defined(__SSE2__) && defined(__x86_64__)
+        /* two neighbour pairs per step: compare masks are all-ones (-1) where x > m */
+        const __m128d vm = _mm_set1_pd(m);
+        __m128i acc = _mm_setzero_si128();
+        __m128d eq = _mm_setzero_pd();
+        for (; j + 1 < w; j += 2) {
+            __m128d cur = _mm_loadu_pd(x + j), prev = _mm_loadu_pd(x + j - 1);
+            __m128d change = _mm_xor_pd(_mm_cmpgt_pd(cur, vm), _mm_cmpgt_pd(prev, vm));
+            acc = _mm_sub_epi64(acc, _mm_castpd_si128(change));
+            eq = _mm_or_pd(eq, _mm_cmpeq_pd(cur, vm));
+        }
+        touched |= _mm_movemask_pd(eq) != 0;
+        acc = _mm_add_epi64(acc, _mm_unpackhi_epi64(acc, acc));
+        count = (Py_ssize_t)_mm_cvtsi128_si64(acc);
+    #endif
+        for (; j < w; j++) {
+            count += (x[j] > m) != (x[j - 1] > m);
+            touched |= x[j] == m;
+        }
+        if (!touched)
+            return count;
+        int last = 0, sign;
+        count = 0;
+        for (j = 0; j < w; j++) {
+            sign = (x[j] > m) - (x[j] < m);
+            if (sign != 0) {
+                count += last != 0 && sign != last;
+                last = sign;
+            }
+        }
+        return count;
+    }
+
+    /* Means of the windows ending at i .. i+7, each x[i-w+1 .. i] summed left to right as one
+       window alone would be. Lane k of an SSE2 pair sums window i+k's terms in order, so the
+       eight sums are eight independent addition chains (the add latency is hidden) with the
+       rounding of the scalar loop. */
+    static void gr_window_means8(const double *x, Py_ssize_t i, Py_ssize_t w, double *m)
+    {
+        const double *b = x + i - w + 1;
+    #if defined(__SSE2__)
+        __m128d s0 = _mm_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+        for (Py_ssize_t j = 0; j < w; j++) {
+            s0 = _mm_add_pd(s0, _mm_loadu_pd(b + j));
+            s1 = _mm_add_pd(s1, _mm_loadu_pd(b + j + 2));
+            s2 = _mm_add_pd(s2, _mm_loadu_pd(b + j + 4));
+            s3 = _mm_add_pd(s3, _mm_loadu_pd(b + j + 6));
+        }
+        const __m128d vw = _mm_set1_pd((double)w);
+        _mm_storeu_pd(m, _mm_div_pd(s0, vw));
+        _mm_storeu_pd(m + 2, _mm_div_pd(s1, vw));
+        _mm_storeu_pd(m + 4, _mm_div_pd(s2, vw));
+        _mm_storeu_pd(m + 6, _mm_div_pd(s3, vw));
+    #else
+        double s[8] = {0.0};
+        for (Py_ssize_t j = 0; j < w; j++)
+            for (int k = 0; k < 8; k++)
+                s[k] += b[j + k];
+        for (int k = 0; k < 8; k++)
+            m[k] = s[k] / w;
+    #endif
+    }
+    """
+    idx_t gr_mean_crossings(const f8* x, idx_t w, f8 m) noexcept nogil
+    void gr_window_means8(const f8* x, idx_t i, idx_t w, f8* m) noexcept nogil
+
+
 def rolling_mean_crossings(const f8[::1] x, idx_t window):
     """Number of sign changes of x - mean within each full, NaN-free window.
 
     The mean is the window's left-to-right sum divided by ``window``; values equal to the
     mean are skipped (a touch is a crossing only when the sign differs on the other side).
-    O(n * window).
+    O(n * window), eight windows at a time.
     """
-    cdef idx_t n = x.shape[0], w = window, i, j, run = 0, count
-    cdef f8 v, m, d
-    cdef int sign, last
+    cdef idx_t n = x.shape[0], w = window, i, k, s, e
+    cdef f8 m
+    cdef f8 m8[8]
     out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
     cdef f8[::1] o = out
+    cdef const f8* xp = &x[0]
+    cdef f8* op = &o[0]
     with nogil:
-        for i in range(n):
-            v = x[i]
-            if v != v:
-                run = 0
-                o[i] = NAN
-                continue
-            run += 1
-            if run < w:
-                o[i] = NAN
-                continue
-            m = 0.0
-            for j in range(i - w + 1, i + 1):
-                m += x[j]
-            m = m / w
-            count = 0
-            last = 0
-            for j in range(i - w + 1, i + 1):
-                d = x[j] - m
-                sign = (d > 0.0) - (d < 0.0)
-                if sign != 0:
-                    if last != 0 and sign != last:
-                        count += 1
-                    last = sign
-            o[i] = count
+        i = 0
+        while i < n:
+            # a run of non-NaN values x[s .. e-1]; its first w-1 outputs are warm-up
+            s = i
+            while s < n and xp[s] != xp[s]:
+                op[s] = NAN
+                s += 1
+            e = s
+            while e < n and xp[e] == xp[e]:
+                e += 1
+            i = s
+            while i < e and i < s + w - 1:
+                op[i] = NAN
+                i += 1
+            while i + 7 < e:
+                gr_window_means8(xp, i, w, m8)
+                for k in range(8):
+                    op[i + k] = gr_mean_crossings(xp + i + k - w + 1, w, m8[k])
+                i += 8
+            while i < e:
+                m = 0.0
+                for k in range(i - w + 1, i + 1):
+                    m += xp[k]
+                op[i] = gr_mean_crossings(xp + i - w + 1, w, m / w)
+                i += 1
+            i = e
     return out
 
 
