@@ -203,7 +203,8 @@ cdef inline f8 _plus_dm(f8 up, f8 dn) noexcept nogil:
 
 
 cdef enum:
-    ADX_BLOCK = 256  # bars per block of the ADX steady state (three buffers on the stack)
+    ADX_BLOCK = 128  # bars per block of the ADX steady state (buffers on the stack; timed
+                     # faster than 256)
     WIN_BLOCK = 256  # outputs per block of the window kernels' steady state
 
 
@@ -342,91 +343,172 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* Wilder sums S = S * keep + value over a block of m bars, in place, two bars per step
-       (each sum's dependency chain, one multiply and one add, is paid once per two bars).
-       +DM and -DM do the same operations: with SSE2 they are the two lanes of one register
-       (each lane rounds as the scalar code). */
-    static void gr_adx_wilder(double *bp, double *bm, double *bt, Py_ssize_t m, double keep,
-                              double *sp, double *sm, double *st)
+    /* The recurrences of ADX, two bars per step (a chain of one multiply and one add is paid
+       once per two bars):
+       - Wilder sums S = S * keep + value of +DM, -DM and TR. +DM and -DM do the same
+         operations: with SSE2 they are the two lanes of one register (each lane rounds as the
+         scalar code);
+       - ADX = ADX * keep + DX * inv over the DX of a block (a NaN DX leaves it unchanged).
+       gr_adx_block computes the movements and Wilder sums of one block and, in the same loop,
+       the ADX of the block before: the two chains are independent, so their latencies overlap
+       (and the movements fill the gaps) instead of adding up. */
+    typedef struct {
+    #if defined(__SSE2__)
+        __m128d s;  /* (+DM sum, -DM sum) */
+    #else
+        double p, q;
+    #endif
+        double t, keep, keep2;
+    } gr_adx_sums;
+
+    typedef struct {
+        double a, keep, keep2, inv, keep_inv;
+    } gr_adx_avg;
+
+    static inline void gr_adx_wilder1(gr_adx_sums *w, double *bp, double *bm, double *bt)
     {
-        double t = *st, keep2 = keep * keep, t0, t1;
+    #if defined(__SSE2__)
+        __m128d x = _mm_loadh_pd(_mm_load_sd(bp), bm);
+        w->s = _mm_add_pd(_mm_mul_pd(w->s, _mm_set1_pd(w->keep)), x);
+        _mm_storel_pd(bp, w->s);
+        _mm_storeh_pd(bm, w->s);
+    #else
+        w->p = w->p * w->keep + *bp;
+        w->q = w->q * w->keep + *bm;
+        *bp = w->p;
+        *bm = w->q;
+    #endif
+        w->t = w->t * w->keep + *bt;
+        *bt = w->t;
+    }
+
+    #if defined(__SSE2__)
+    /* Movements (as gr_adx_moves) and Wilder sums of two bars; the sums go to bp, bm, bt. */
+    static inline void gr_adx_moves_wilder2(gr_adx_sums *w, const double *h, const double *l,
+                                            const double *c, double *bp, double *bm,
+                                            double *bt)
+    {
+        const __m128d zero = _mm_setzero_pd();
+        const __m128d k1 = _mm_set1_pd(w->keep), k2 = _mm_set1_pd(w->keep2);
+        __m128d hi = _mm_loadu_pd(h), lo = _mm_loadu_pd(l), cl = _mm_loadu_pd(c);
+        __m128d pc = _mm_loadu_pd(c - 1);
+        __m128d up = _mm_sub_pd(hi, _mm_loadu_pd(h - 1));
+        __m128d dn = _mm_sub_pd(_mm_loadu_pd(l - 1), lo);
+        __m128d pm = _mm_and_pd(_mm_and_pd(_mm_cmpgt_pd(up, zero), _mm_cmpgt_pd(up, dn)), up);
+        __m128d mm = _mm_and_pd(_mm_and_pd(_mm_cmpgt_pd(dn, zero), _mm_cmpgt_pd(dn, up)), dn);
+        __m128d bad = _mm_add_pd(_mm_add_pd(_mm_sub_pd(hi, hi), _mm_sub_pd(lo, lo)),
+                                 _mm_sub_pd(cl, cl));
+        /* max/min_pd(a, b) are a > b ? a : b and a < b ? a : b, as gr_adx_moves */
+        __m128d tr = _mm_add_pd(_mm_sub_pd(_mm_max_pd(hi, pc), _mm_min_pd(lo, pc)), bad);
+        __m128d x0 = _mm_unpacklo_pd(pm, mm), x1 = _mm_unpackhi_pd(pm, mm);
+        double t0 = _mm_cvtsd_f64(tr), t1 = _mm_cvtsd_f64(_mm_unpackhi_pd(tr, tr));
+        __m128d s = w->s, y;
+        double t = w->t, ta;
+        y = _mm_add_pd(_mm_mul_pd(s, k1), x0);
+        s = _mm_add_pd(_mm_mul_pd(s, k2), _mm_add_pd(_mm_mul_pd(x0, k1), x1));
+        ta = t * w->keep + t0;
+        t = t * w->keep2 + (t0 * w->keep + t1);
+        w->s = s;
+        w->t = t;
+        _mm_storeu_pd(bp, _mm_unpacklo_pd(y, s));
+        _mm_storeu_pd(bm, _mm_unpackhi_pd(y, s));
+        _mm_storeu_pd(bt, _mm_unpacklo_pd(_mm_set_sd(ta), _mm_set_sd(t)));
+    }
+    #endif
+
+    static inline void gr_adx_avg2(gr_adx_avg *v, const double *dx, double *out)
+    {
+        double a = v->a, d0 = dx[0], d1 = dx[1];
+        if ((d0 == d0) & (d1 == d1)) {
+            out[0] = a * v->keep + d0 * v->inv;
+            a = a * v->keep2 + (d0 * v->keep_inv + d1 * v->inv);
+        } else {
+            if (d0 == d0)
+                a = a * v->keep + d0 * v->inv;
+            out[0] = a;
+            if (d1 == d1)
+                a = a * v->keep + d1 * v->inv;
+        }
+        out[1] = a;
+        v->a = a;
+    }
+
+    static void gr_adx_smooth(gr_adx_avg *v, const double *dx, Py_ssize_t m, double *out)
+    {
+        Py_ssize_t j = 0;
+        for (; j + 1 < m; j += 2)
+            gr_adx_avg2(v, dx + j, out + j);
+        if (j < m) {
+            if (dx[j] == dx[j])
+                v->a = v->a * v->keep + dx[j] * v->inv;
+            out[j] = v->a;
+        }
+    }
+
+    /* +DM, -DM and TR sums of the m bars at h, l, c (the bar before them valid) into bp, bm,
+       bt, and the ADX of the previous block (its DX pdx, k bars) into pout. */
+    static void gr_adx_block(gr_adx_sums *ws, const double *h, const double *l,
+                             const double *c, Py_ssize_t m, double *bp, double *bm, double *bt,
+                             gr_adx_avg *va, const double *pdx, Py_ssize_t k, double *pout)
+    {
+        /* local copies, so that the states stay in registers (the stores through the buffer
+           pointers could alias them) */
+        gr_adx_sums w0 = *ws, *w = &w0;
+        gr_adx_avg v0 = *va, *v = &v0;
         Py_ssize_t j = 0;
     #if defined(__SSE2__)
-        const __m128d k1 = _mm_set1_pd(keep), k2 = _mm_set1_pd(keep2);
-        __m128d s = _mm_set_pd(*sm, *sp), x0, x1, y;
-        for (; j + 1 < m; j += 2) {
-            x0 = _mm_loadh_pd(_mm_load_sd(bp + j), bm + j);
-            x1 = _mm_loadh_pd(_mm_load_sd(bp + j + 1), bm + j + 1);
-            t0 = bt[j];
-            t1 = bt[j + 1];
-            y = _mm_add_pd(_mm_mul_pd(s, k1), x0);
-            _mm_storel_pd(bp + j, y);
-            _mm_storeh_pd(bm + j, y);
-            bt[j] = t * keep + t0;
-            s = _mm_add_pd(_mm_mul_pd(s, k2), _mm_add_pd(_mm_mul_pd(x0, k1), x1));
-            t = t * keep2 + (t0 * keep + t1);
-            _mm_storel_pd(bp + j + 1, s);
-            _mm_storeh_pd(bm + j + 1, s);
-            bt[j + 1] = t;
+        Py_ssize_t both = (m < k ? m : k) & ~(Py_ssize_t)1;
+        for (; j < both; j += 2) {
+            gr_adx_moves_wilder2(w, h + j, l + j, c + j, bp + j, bm + j, bt + j);
+            gr_adx_avg2(v, pdx + j, pout + j);
         }
-        double p = _mm_cvtsd_f64(s), q = _mm_cvtsd_f64(_mm_unpackhi_pd(s, s));
+        for (; j + 1 < m; j += 2)
+            gr_adx_moves_wilder2(w, h + j, l + j, c + j, bp + j, bm + j, bt + j);
+        gr_adx_smooth(v, pdx + both, k - both, pout + both);
     #else
-        double p = *sp, q = *sm, p0, p1, q0, q1;
-        for (; j + 1 < m; j += 2) {
-            p0 = bp[j]; p1 = bp[j + 1]; q0 = bm[j]; q1 = bm[j + 1]; t0 = bt[j]; t1 = bt[j + 1];
-            bp[j] = p * keep + p0;
-            bm[j] = q * keep + q0;
-            bt[j] = t * keep + t0;
-            p = p * keep2 + (p0 * keep + p1);
-            q = q * keep2 + (q0 * keep + q1);
-            t = t * keep2 + (t0 * keep + t1);
-            bp[j + 1] = p;
-            bm[j + 1] = q;
-            bt[j + 1] = t;
-        }
+        gr_adx_smooth(v, pdx, k, pout);
     #endif
-        if (j < m) {
-            p = p * keep + bp[j];
-            q = q * keep + bm[j];
-            t = t * keep + bt[j];
-            bp[j] = p;
-            bm[j] = q;
-            bt[j] = t;
+        for (; j < m; j++) {
+            gr_adx_moves(h + j, l + j, c + j, 1, bp + j, bm + j, bt + j);
+            gr_adx_wilder1(w, bp + j, bm + j, bt + j);
         }
-        *sp = p;
-        *sm = q;
-        *st = t;
+        *ws = w0;
+        *va = v0;
+    }
+
+    static inline void gr_adx_sums_init(gr_adx_sums *w, double sp, double sm, double st,
+                                        double keep)
+    {
+    #if defined(__SSE2__)
+        w->s = _mm_set_pd(sm, sp);
+    #else
+        w->p = sp;
+        w->q = sm;
+    #endif
+        w->t = st;
+        w->keep = keep;
+        w->keep2 = keep * keep;
+    }
+
+    static inline void gr_adx_avg_init(gr_adx_avg *v, double a, double keep, double inv)
+    {
+        v->a = a;
+        v->keep = keep;
+        v->keep2 = keep * keep;
+        v->inv = inv;
+        v->keep_inv = keep * inv;
     }
     """
-    void gr_adx_wilder(f8* bp, f8* bm, f8* bt, idx_t m, f8 keep, f8* sp, f8* sm,
-                       f8* st) noexcept nogil
-
-
-cdef inline f8 _adx_smooth(const f8* dx, idx_t m, f8 a, f8 keep, f8 inv, f8* out) noexcept nogil:
-    """ADX = ADX * keep + DX * inv over a block (a NaN DX leaves it unchanged), two bars per
-    step; returns the last ADX."""
-    cdef f8 keep2 = keep * keep, keep_inv = keep * inv, d0, d1
-    cdef idx_t j = 0
-    while j + 1 < m:
-        d0 = dx[j]
-        d1 = dx[j + 1]
-        if (d0 == d0) & (d1 == d1):
-            out[j] = a * keep + d0 * inv
-            a = a * keep2 + (d0 * keep_inv + d1 * inv)
-        else:
-            if d0 == d0:
-                a = a * keep + d0 * inv
-            out[j] = a
-            if d1 == d1:
-                a = a * keep + d1 * inv
-        out[j + 1] = a
-        j += 2
-    if j < m:
-        d0 = dx[j]
-        if d0 == d0:
-            a = a * keep + d0 * inv
-        out[j] = a
-    return a
+    ctypedef struct gr_adx_sums:
+        f8 t
+    ctypedef struct gr_adx_avg:
+        f8 a
+    void gr_adx_sums_init(gr_adx_sums* w, f8 sp, f8 sm, f8 st, f8 keep) noexcept nogil
+    void gr_adx_avg_init(gr_adx_avg* v, f8 a, f8 keep, f8 inv) noexcept nogil
+    void gr_adx_smooth(gr_adx_avg* v, const f8* dx, idx_t m, f8* out) noexcept nogil
+    void gr_adx_block(gr_adx_sums* w, const f8* h, const f8* l, const f8* c, idx_t m,
+                      f8* bp, f8* bm, f8* bt, gr_adx_avg* v, const f8* pdx, idx_t k,
+                      f8* pout) noexcept nogil
 
 
 def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period):
@@ -448,8 +530,12 @@ def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
     cdef f8[::1] oa = out_adx, op = out_pdi, om = out_mdi
     cdef f8 bp[ADX_BLOCK]
     cdef f8 bm[ADX_BLOCK]
-    cdef f8 bt[ADX_BLOCK]
-    cdef idx_t e, m
+    cdef f8 bt[2 * ADX_BLOCK]  # TR, then DX, of two blocks: ADX smooths the previous one
+    cdef f8* cur
+    cdef f8* prev
+    cdef gr_adx_sums ws
+    cdef gr_adx_avg av
+    cdef idx_t e, m, mprev, iprev
     cdef const f8* hp
     cdef const f8* lp
     cdef const f8* cp
@@ -529,24 +615,34 @@ def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
             i += 1
             if run < 2 * period:
                 continue
-            # Steady state (ADX seeded): blocks of bars in four passes until the next missing
-            # bar. Only the Wilder sums and ADX are recurrences; the movements, DI and DX
-            # are computed in loops without a dependency between bars.
+            # Steady state (ADX seeded): blocks of bars until the next missing bar, two passes
+            # each: movements and Wilder sums (with the ADX of the block before: independent
+            # chains in one loop), then DI and DX (no dependency between bars). The ADX of
+            # the last block is computed after the loop.
+            gr_adx_sums_init(&ws, sp, sm, st, keep)
+            gr_adx_avg_init(&av, a, keep, inv)
+            cur = bt
+            prev = bt + ADX_BLOCK
+            mprev = 0
+            iprev = i
             while i < n:
                 m = ADX_BLOCK if n - i > ADX_BLOCK else n - i
-                gr_adx_moves(hp + i, lp + i, cp + i, m, bp, bm, bt)
-                gr_adx_wilder(bp, bm, bt, m, keep, &sp, &sm, &st)
+                gr_adx_block(&ws, hp + i, lp + i, cp + i, m, bp, bm, cur, &av, prev, mprev,
+                             pa + iprev)
                 e = m
-                if bt[m - 1] != bt[m - 1]:  # a missing bar: the smoothed TR is NaN from it on
+                if cur[m - 1] != cur[m - 1]:  # a missing bar: the smoothed TR is NaN from it on
                     m = 0
-                    while bt[m] == bt[m]:
+                    while cur[m] == cur[m]:
                         m += 1
-                gr_adx_di_dx(bp, bm, bt, m, pp + i, pm + i, TA_EPSILON)
-                a = _adx_smooth(bt, m, a, keep, inv, pa + i)
+                gr_adx_di_dx(bp, bm, cur, m, pp + i, pm + i, TA_EPSILON)
+                prev, cur = cur, prev
+                mprev = m
+                iprev = i
                 run += m
                 i += m
                 if m < e:  # stopped at the missing bar: the generic loop restarts there
                     break
+            gr_adx_smooth(&av, prev, mprev, pa + iprev)
     return out_adx, out_pdi, out_mdi
 
 
