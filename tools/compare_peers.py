@@ -34,10 +34,6 @@ class Case:
     target: str = ""  # the issue's target, printed beside the result
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    return best_of_interleaved([fn], repeat)[0]
-
-
 def best_of_interleaved(fns: list[Callable[[], object]], repeat: int) -> list[float]:
     """Best time of each callable over ``repeat`` rounds, one call of each per round."""
     for fn in fns:

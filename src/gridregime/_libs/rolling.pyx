@@ -1525,10 +1525,8 @@ def rolling_mean_crossings(const f8[::1] x, idx_t window):
             e = s
             while e < n and xp[e] == xp[e]:
                 e += 1
-            i = s
-            while i < e and i < s + w - 1:
-                op[i] = NAN
-                i += 1
+            i = s + w - 1 if s + w - 1 < e else e
+            _nan_fill(op, s, i)
             while i + 7 < e:
                 gr_window_means8(xp, i, w, m8)
                 for k in range(8):
