@@ -33,6 +33,10 @@ from gridregime.timeutil import HOUR, HOUR_MS, iso_z, to_ms, to_utc_hour
 
 EXECUTORS = ("serial", "process", "dask")
 
+#: How a supervised run starts a symbol with no grid history (``GridSupervisor(start_enabled=...)``);
+#: live collection reads it from here so that live hours and batch replay give the same states.
+SUPERVISE_START_ENABLED = True
+
 RESULT_TABLE_SCHEMA = pa.schema(
     [
         ("symbol", pa.string()),
@@ -427,7 +431,8 @@ class RegimeAnalysisService:
         if supervise:
             from gridregime.grid.supervisor import supervise_results
 
-            batch.grid_rows = supervise_results(batch.markets, store_dir=grid_dir, start_enabled=True)
+            batch.grid_rows = supervise_results(batch.markets, store_dir=grid_dir,
+                                               start_enabled=SUPERVISE_START_ENABLED)
         batch.wall_time = time.perf_counter() - t0
         return batch
 
