@@ -1,0 +1,189 @@
+"""The per-market YAML summary of an hour (``<root>/YYYY/MM/DD/HH_<SYMBOL>.yaml``, SPEC §3).
+
+A person (or a script) reads one small file to learn what the hour said: the verdict and its
+confidence, the discovered range, the grid in place and what to do with it, the restart gates and
+the hours left on their time floor, and the data-quality notes. Keys always come in the order of
+:data:`SUMMARY_KEYS`, so two summaries of the same hour are byte-identical and diffs stay small.
+
+The summary is built from the stored analysis and the supervisor's step, never from raw source
+data, so a summary always describes what the snapshot files hold.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import yaml
+
+from gridregime.errors import InvalidParameterError
+from gridregime.timeutil import iso_z
+
+SUMMARY_FORMAT = 1
+
+#: Top-level keys of a summary, in the order they are written.
+SUMMARY_KEYS = ("summary_format", "symbol", "hour", "status", "reason", "verdict", "direction", "confidence",
+                "price", "atr", "range", "scores", "grid", "recommendation", "gates", "events", "data_quality",
+                "files", "source", "collected_at", "config_hash", "engine_version")
+
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _num(value: Any, digits: int = 6) -> float | None:
+    """A finite float rounded for people, None for missing or NaN."""
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return float(round(value, digits))
+
+
+def _price(value: Any) -> float | None:
+    return _num(value, 8)
+
+
+def _range(result: Any) -> dict[str, Any] | None:
+    r = result.chosen_range
+    if r is None:
+        return None
+    return {"method": r.method, "lower": _price(r.lower), "upper": _price(r.upper),
+            "width_atr": _num(r.width_atr, 3), "containment": _num(r.containment, 4),
+            "quality": _num(r.quality, 2)}
+
+
+def _scores(result: Any) -> dict[str, Any] | None:
+    s = result.scores
+    if s is None:
+        return None
+    return {"trend": _num(s.trend, 2), "mean_rev": _num(s.mean_rev, 2), "vol_change": _num(s.vol_change, 2),
+            "range_quality": _num(s.range_quality, 2), "grid_capacity": int(s.grid_capacity),
+            "grid_capacity_ok": bool(s.grid_capacity_ok)}
+
+
+def _grid(grid: Any, comparison: Any) -> dict[str, Any]:
+    if grid is None:
+        return {"exists": False, "enabled": False, "status": "NO_GRID"}
+    out: dict[str, Any] = {
+        "exists": True, "enabled": bool(grid.enabled), "mode": grid.mode.value, "version": int(grid.version),
+        "lower": _price(grid.lower), "upper": _price(grid.upper), "levels": int(grid.levels),
+        "allocation": _num(grid.allocation, 6),
+        "status": None if comparison is None else comparison.status,
+    }
+    if comparison is not None:
+        out["overlap_ratio"] = _num(comparison.overlap_ratio, 4)
+        out["price_inside_grid"] = bool(comparison.price_inside_grid)
+    return out
+
+
+def _recommendation(step: Any) -> dict[str, Any] | None:
+    rec = None if step is None else step.recommendation
+    if rec is None:
+        return None
+    out: dict[str, Any] = {"action": rec.action.value, "actionable": bool(rec.actionable), "reason": rec.reason,
+                           "warnings": list(rec.warnings)}
+    if rec.proposed is not None:
+        p = rec.proposed
+        out["proposed"] = {"lower": _price(p.lower), "upper": _price(p.upper), "levels": int(p.levels),
+                           "mode": p.mode.value, "allocation": _num(p.allocation, 6)}
+    return out
+
+
+def _gates(step: Any) -> dict[str, Any] | None:
+    if step is None:
+        return None
+    ev = step.evaluation
+    current = next((g for g in ev.gates if g.evaluated), None)
+    return {
+        "phase": step.state.phase.value,
+        "readiness": _num(step.readiness, 4),
+        "hours_stopped": ev.hours_stopped,
+        "time_floor_hours_left": int(ev.time_floor_hours_left),
+        "grid_permitted": bool(ev.grid_permitted),
+        "current_gate": None if current is None else {
+            "gate": int(current.gate), "name": current.name, "status": current.status,
+            "hold": int(current.hold), "hold_required": int(current.hold_required),
+            "failing": [c.name for c in current.conditions if not c.passed],
+        },
+        "stops": int(step.state.stops), "restarts": int(step.state.restarts),
+    }
+
+
+def _data_quality(result: Any, notes: list[str]) -> dict[str, Any]:
+    dq = result.data_quality
+    out: dict[str, Any] = {}
+    if dq is not None:
+        out = {"hourly_bars": int(dq.hourly_bars), "hourly_gaps": int(dq.hourly_gaps),
+               "minute_bars": int(dq.minute_bars), "rank_window_full": bool(dq.rank_window_full),
+               "confidence_factor": _num(dq.confidence_factor, 4)}
+    all_notes = list(dq.warnings) if dq is not None else []
+    if result.status != "ok" and result.reason:
+        all_notes.append(str(result.reason))
+    all_notes.extend(n for n in notes if n not in all_notes)
+    out["notes"] = all_notes
+    return out
+
+
+def build_summary(result: Any, *, step: Any = None, grid_before: Any = None, comparison: Any = None,
+                  files: dict[str, str], source: str, collected_at: datetime | None,
+                  notes: list[str] | None = None) -> dict[str, Any]:
+    """The summary document of one analysed hour, keys in :data:`SUMMARY_KEYS` order.
+
+    Parameters
+    ----------
+    result : RegimeResult
+        The analysis, as stored in the hour's ``_regime.json``.
+    step : SupervisorStep, optional
+        The grid supervisor's step on this hour (None when the supervisor did not step).
+    grid_before : GridConfig, optional
+        The grid in place during the hour (before the step), described with ``comparison``.
+    files : dict
+        The hour's files, relative to the store root.
+    notes : list of str, optional
+        Data-quality notes of the collection itself (e.g. where the history came from).
+    """
+    verdict = result.verdict.value if result.verdict is not None else None
+    doc = {
+        "summary_format": SUMMARY_FORMAT,
+        "symbol": result.symbol,
+        "hour": iso_z(result.hour),
+        "status": result.status,
+        "reason": result.reason,
+        "verdict": verdict,
+        "direction": int(result.direction),
+        "confidence": _num(result.confidence, 4),
+        "price": _price(result.price),
+        "atr": _price(result.atr),
+        "range": _range(result),
+        "scores": _scores(result),
+        "grid": _grid(grid_before if step is None else step.grid, comparison),
+        "recommendation": _recommendation(step),
+        "gates": _gates(step),
+        "events": [] if step is None else [e.kind for e in step.events],
+        "data_quality": _data_quality(result, notes or []),
+        "files": dict(files),
+        "source": source,
+        "collected_at": None if collected_at is None else iso_z(collected_at),
+        "config_hash": result.config_hash,
+        "engine_version": result.engine_version,
+    }
+    assert tuple(doc) == SUMMARY_KEYS
+    return doc
+
+
+def dump_summary(doc: dict[str, Any]) -> str:
+    """YAML text of a summary: block style, keys in the document's order, UTF-8."""
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=120)
+
+
+def load_summary(text: str | bytes, *, path: object = "summary") -> dict[str, Any]:
+    """Parse a summary written by :func:`dump_summary` (safe loader); errors name ``path``."""
+    try:
+        doc = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise InvalidParameterError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("summary_format") != SUMMARY_FORMAT:
+        raise InvalidParameterError(f"{path}: expected a summary with summary_format {SUMMARY_FORMAT}")
+    return doc
