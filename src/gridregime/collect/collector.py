@@ -122,6 +122,8 @@ class CollectReport:
 def closed_hour(trigger_time: object = None, *, name: str = "trigger_time") -> datetime:
     """The hour that had just closed at ``trigger_time`` (default: now): 14:00:05 → 13:00."""
     when = datetime.now(UTC) if trigger_time is None else to_utc(trigger_time, name=name)
+    if when < EARLIEST_HOUR + HOUR:
+        raise InvalidParameterError(f"{name}: expected a time after {iso_z(EARLIEST_HOUR)}, got {when.isoformat()}")
     hour = floor_hour(when) - HOUR
     if hour < EARLIEST_HOUR:
         raise InvalidParameterError(f"{name}: expected a time after {iso_z(EARLIEST_HOUR)}, got {iso_z(when)}")
