@@ -11,5 +11,7 @@ from gridregime.kernels.rank import *  # noqa: F401,F403
 from gridregime.kernels.rank import __all__ as _rank_all
 from gridregime.kernels.ranges import *  # noqa: F401,F403
 from gridregime.kernels.ranges import __all__ as _ranges_all
+from gridregime.kernels.gridsim import *  # noqa: F401,F403
+from gridregime.kernels.gridsim import __all__ as _gridsim_all
 
-__all__ = ["as_float64", *_rolling_all, *_rank_all, *_ranges_all]
+__all__ = ["as_float64", *_rolling_all, *_rank_all, *_ranges_all, *_gridsim_all]
