@@ -39,7 +39,13 @@ def test_demo_writes_snapshots_table_and_summary(demo):
     grid = pq.read_table(demo.grid_table)
     assert grid.num_rows == len(table)  # the supervisor stepped every analysed hour
     assert set(grid.column("symbol").to_pylist()) == {"ETH-USDT", "BTC-USDT"}
-    assert grid.column("events").to_pylist()[0] == "initial"  # ETH-USDT first, analysed from hour one
+    g = grid.to_pydict()
+    assert "initial" not in g["events"]  # no grid until the first ENABLE_GRID
+    enabled = [i for i, on in enumerate(g["grid_enabled"]) if on]
+    for sym in ("ETH-USDT", "BTC-USDT"):
+        first = next((i for i in enabled if g["symbol"][i] == sym), None)
+        if first is not None:
+            assert g["verdict"][first] == "RANGE_OK" and g["events"][first] == "enable"
     text = demo.summary_md.read_text()
     for needle in ("## Grid supervision", "## Verdicts", "## Forward range-hold", "ETH-USDT", "BTC-USDT", "2021-04-20T02:00:00Z"):
         assert needle in text

@@ -8,7 +8,7 @@ hour from the stored files (one pass per symbol, in parallel), and writes:
 - ``OUT/snapshots/``      the snapshot store (raw files and each hour's ``_regime.json``);
 - ``OUT/results.parquet`` one row per (symbol, hour);
 - ``OUT/grid.parquet``    the grid supervisor's hour (recommendation, gate phase, grid), driven
-                          hour by hour from an enabled grid; its state persists in ``OUT/grid_state``;
+                          hour by hour (no grid until the first ENABLE_GRID); its state persists in ``OUT/grid_state``;
 - ``OUT/summary.md``      verdict distribution, skipped hours with reasons, forward range-hold.
 
 Re-running with the same ``OUT`` re-uses the immutable snapshots already there.
@@ -204,7 +204,7 @@ def render_summary(report: DemoReport, batch) -> str:
         lines.append(f"| {sym} | {h['hours_range_ok']} | {h['hold_range_ok']:.3f} | {h['hours_all']} "
                      f"| {h['hold_all']:.3f} |")
     lines += ["", "## Grid supervision", "",
-              "Recommendations and restart gates driven hour by hour from an enabled grid "
+              "Recommendations and restart gates driven hour by hour; the first grid follows ENABLE_GRID "
               f"(table: `{report.grid_table}`).", "",
               "| symbol | stops | gate passages | restarts (probationary) | promotions | repositions | hours stopped |",
               "|---|---|---|---|---|---|---|"]

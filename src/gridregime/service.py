@@ -35,7 +35,8 @@ EXECUTORS = ("serial", "process", "dask")
 
 #: How a supervised run starts a symbol with no grid history (``GridSupervisor(start_enabled=...)``);
 #: live collection reads it from here so that live hours and batch replay give the same states.
-SUPERVISE_START_ENABLED = True
+#: False: a run starts with no grid and the first grid follows the ENABLE_GRID rules (RANGE_OK).
+SUPERVISE_START_ENABLED = False
 
 RESULT_TABLE_SCHEMA = pa.schema(
     [
@@ -398,8 +399,8 @@ class RegimeAnalysisService:
             With ``executor="dask"``; default: a local cluster with ``workers`` processes.
         supervise : bool
             Also drive recommendations and the restart gates hour by hour
-            (:class:`gridregime.grid.GridSupervisor`, starting from an enabled grid on the first
-            hour with a verdict and a range); rows in ``BatchResult.grid_rows``. Gates are
+            (:class:`gridregime.grid.GridSupervisor`; a symbol starts with no grid and its first
+            grid follows the ENABLE_GRID rules, see :data:`SUPERVISE_START_ENABLED`); rows in ``BatchResult.grid_rows``. Gates are
             sequential, so this runs in the parent, per symbol, after the analysis.
         grid_dir : path, optional
             With ``supervise``: where grid histories and gate states persist (default: memory).

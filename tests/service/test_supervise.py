@@ -12,7 +12,7 @@ from tests.service.conftest import REAL_START, SYN_HOURS, SYN_START, SYN_SYMBOLS
 
 def _per_hour_rows(service, symbol, hours):
     """Independent path: one-hour analyses, one supervisor stepped by hand."""
-    sup = GridSupervisor(symbol, start_enabled=True)
+    sup = GridSupervisor(symbol, start_enabled=False)
     return [sup.step(service.analyze_timestamp(symbol, h)).row() for h in hours]
 
 
@@ -33,8 +33,17 @@ def test_supervised_batch_equals_stepping_one_hour_analyses(synthetic_store):
                 assert got[key] == want[key], key
     table = batch.grid_table()
     assert table.column_names == list(ROW_COLUMNS) and table.num_rows == len(expected)
-    events = batch.grid_events()
-    assert set(events) == set(SYN_SYMBOLS) and all(e.get("initial") == 1 for e in events.values())
+    # a run starts with no grid; the first grid is an ENABLE_GRID on a RANGE_OK hour
+    assert all("initial" not in e for e in batch.grid_events().values())
+    for sym in SYN_SYMBOLS:
+        rows = [r for r in batch.grid_rows if r["symbol"] == sym]
+        first = next((i for i, r in enumerate(rows) if r["grid_enabled"]), None)
+        assert all(not r["grid_enabled"] and r["grid_lower"] is None for r in rows[:first])
+        if first is not None:
+            assert rows[first]["verdict"] == "RANGE_OK" and rows[first]["action"] == "ENABLE_GRID"
+            assert rows[first]["events"] == "enable"
+            assert rows[first]["grid_levels"] >= 2 and rows[first]["grid_spacing_mode"] == "ARITHMETIC"
+            assert rows[first]["grid_allocation"] > 0
 
 
 def test_supervision_persists_to_grid_dir_and_skips_missing_hours(real_store, tmp_path):

@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--write-analysis", action="store_true",
                    help="also write each hour's _regime.json beside its snapshot")
     p.add_argument("--grid-out", default=None, metavar="FILE",
-                   help="also drive recommendations and restart gates hour by hour (from an enabled "
-                   "grid) and write their per-hour table to this Parquet file")
+                   help="also drive recommendations and restart gates hour by hour (no grid until the first "
+                   "ENABLE_GRID on RANGE_OK) and write their per-hour table to this Parquet file")
     p.add_argument("--grid-dir", default=None, metavar="DIR",
                    help="with --grid-out: persist grid histories and gate states here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

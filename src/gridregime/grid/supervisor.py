@@ -79,7 +79,8 @@ SUPERVISOR_FORMAT = 1
 EVENT_KINDS = ("initial", "gate_passed", "stop", "restart", "reposition", "enable", "promotion")
 
 ROW_COLUMNS = ("symbol", "hour", "verdict", "action", "actionable", "gate_phase", "readiness", "hours_stopped",
-               "grid_enabled", "grid_mode", "grid_lower", "grid_upper", "grid_version", "events")
+               "grid_enabled", "grid_mode", "grid_lower", "grid_upper", "grid_levels", "grid_spacing_mode",
+               "grid_spacing", "grid_allocation", "grid_version", "events")
 
 
 class SupervisorError(GridRegimeError):
@@ -169,6 +170,10 @@ class SupervisorStep:
             "grid_mode": None if grid is None else grid.mode.value,
             "grid_lower": None if grid is None else grid.lower,
             "grid_upper": None if grid is None else grid.upper,
+            "grid_levels": None if grid is None else grid.levels,
+            "grid_spacing_mode": None if grid is None else grid.spacing_mode.value,
+            "grid_spacing": None if grid is None else grid.spacing,
+            "grid_allocation": None if grid is None else grid.allocation,
             "grid_version": None if grid is None else grid.version,
             "events": ",".join(self.event_kinds()),
         }
