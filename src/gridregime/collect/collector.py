@@ -281,6 +281,15 @@ class MetricsCollector:
         """The stored outcome of (symbol, hour), or None when the hour was not collected."""
         return self._read_outcome(validate_symbol(symbol), to_utc_hour(hour))
 
+    def stored_summary(self, symbol: str, hour: object) -> dict[str, Any] | None:
+        """The stored YAML summary of (symbol, hour) as a dict, or None when there is none."""
+        path = summary_path(self.root, validate_symbol(symbol), to_utc_hour(hour))
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return load_summary(text, path=self._relative(path))
+
     # -- one symbol-hour -------------------------------------------------------------------------
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
