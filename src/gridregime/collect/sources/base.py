@@ -20,7 +20,7 @@ from gridregime.timeutil import HOUR_MS, MINUTE_MS, to_ms, to_utc
 TIMEFRAMES: dict[str, int] = {"1m": MINUTE_MS, "1h": HOUR_MS}
 
 #: Kinds accepted by :func:`open_source`, in the order they are listed in error messages.
-SOURCE_KINDS = ("parquet", "binance-csv", "freqtrade", "synthetic")
+SOURCE_KINDS = ("parquet", "binance-csv", "freqtrade", "synthetic", "ccxt")
 
 
 class SourceDataError(GridRegimeError):
@@ -183,7 +183,8 @@ def bars_for_timeframe(minute_or_hour: pa.Table, native: str, timeframe: str, st
 def open_source(spec: object, *, name: str = "source"):
     """Open a source from a ``KIND:PATH`` string.
 
-    Kinds: ``parquet:DIR`` (``SYMBOL_TF_FIRST_LAST.parquet`` files), ``binance-csv:PATH`` (a
+    Kinds: ``ccxt:EXCHANGE`` (a live exchange, extra ``exchange``), ``parquet:DIR``
+    (``SYMBOL_TF_FIRST_LAST.parquet`` files), ``binance-csv:PATH`` (a
     Binance public-data kline CSV or zip, or a directory of them), ``freqtrade:DIR``
     (``PAIR-TF.json`` / ``.feather``) and ``synthetic:SEED`` (``synthetic`` alone is seed 0).
 
@@ -198,6 +199,15 @@ def open_source(spec: object, *, name: str = "source"):
         raise InvalidParameterError(f"{name}: {usage}, got {spec!r}")
     kind, sep, rest = spec.strip().partition(":")
     kind = kind.lower()
+    if kind == "ccxt":
+        from gridregime.collect.sources.exchange import ExchangeSource
+
+        if not sep or not rest.strip():
+            raise InvalidParameterError(f"{name}: expected ccxt:EXCHANGE such as 'ccxt:binance', got {spec!r}")
+        try:
+            return ExchangeSource(rest.strip())
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"{name}: {str(exc).partition(': ')[2]}") from None
     if kind == "synthetic":
         from gridregime.collect.sources.synthetic import SyntheticSource
 
