@@ -89,27 +89,22 @@ _PATH_CODES = {"pessimistic": _gridsim.PESSIMISTIC, "ohlc": _gridsim.OHLC}
 _LOT_EPS = 1e-9
 
 
-def _number(name: str, value: Any) -> float:
+def _number(name: str, value: Any, positive: bool) -> float:
+    expected = "a finite number > 0" if positive else "a finite number >= 0"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidParameterError(f"{name}: expected a number, got {type(value).__name__}")
+        raise InvalidParameterError(f"{name}: expected {expected}, got {type(value).__name__}")
     out = float(value)
-    if not math.isfinite(out):
-        raise InvalidParameterError(f"{name}: expected a finite number, got {value!r}")
+    if not (math.isfinite(out) and (out > 0.0 if positive else out >= 0.0)):
+        raise InvalidParameterError(f"{name}: expected {expected}, got {value!r}")
     return out
 
 
 def _non_negative(name: str, value: Any) -> float:
-    out = _number(name, value)
-    if out < 0.0:
-        raise InvalidParameterError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return out
+    return _number(name, value, positive=False)
 
 
 def _positive(name: str, value: Any) -> float:
-    out = _number(name, value)
-    if out <= 0.0:
-        raise InvalidParameterError(f"{name}: expected a finite number > 0, got {value!r}")
-    return out
+    return _number(name, value, positive=True)
 
 
 def _frozen_float64(values: Any, name: str) -> np.ndarray:
@@ -336,7 +331,7 @@ def _bars(values: Any, name: str) -> np.ndarray:
     # min() is NaN when a NaN is present, max() is inf when an inf is: two cheap reductions
     if arr.size and not (arr.min() > 0.0 and arr.max() < math.inf):
         bad = int(np.flatnonzero(~(np.isfinite(arr) & (arr > 0.0)))[0])
-        raise InvalidParameterError(f"{name}: expected finite prices > 0, got {arr[bad]!r} at index {bad}")
+        raise InvalidParameterError(f"{name}: expected finite prices > 0, got {float(arr[bad])!r} at index {bad}")
     return arr
 
 
