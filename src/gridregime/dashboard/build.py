@@ -232,7 +232,7 @@ def build_dashboard(root: str | os.PathLike, symbols: Sequence[str], start: Any,
 
     results_tables = grid_tables = None
     if results is not None:
-        table = D.read_table(results, "results", ("symbol", "hour", "verdict"),
+        table = D.read_table(results, "results", ("symbol", "hour", "verdict", "confidence"),
                              "the results table of gridregime batch --out")
         results_tables = D.split_by_symbol(table, "results", symbols, start_ms, end_ms)
     if grid is not None:

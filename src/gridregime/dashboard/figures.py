@@ -117,7 +117,7 @@ def symbol_figure(d: SymbolData) -> dict[str, Any]:
     meta["hourly_index"] = len(data)
     data.append({"type": "candlestick", "name": "hourly candles", "x": h["ts"],
                  "open": round_sig(h["open"]), "high": round_sig(h["high"]), "low": round_sig(h["low"]),
-                 "close": round_sig(h["close"]), "xaxis": "x", "yaxis": "y", "showlegend": False,
+                 "close": round_sig(h["close"]), "xaxis": "x", "yaxis": "y", "showlegend": False, "visible": True,
                  "increasing": {"line": {"color": "#26a69a", "width": 1}},
                  "decreasing": {"line": {"color": "#ef5350", "width": 1}}})
     m = d.minute
