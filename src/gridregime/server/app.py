@@ -44,7 +44,7 @@ from gridregime.symbols import validate_symbol
 from gridregime.timeutil import iso_z
 
 try:
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI, Path, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
     from pydantic import BaseModel
@@ -391,7 +391,7 @@ def create_app(collector: MetricsCollector, settings: ServerSettings | None = No
 
     @app.get(f"{prefix}/runs/{{run_id}}", response_model=CollectResponse,
              responses={202: {"model": RunAccepted, "description": "Still running"}, **_errors(400, 401, 404, 500)})
-    async def run_status(run_id: str, request: Request):
+    async def run_status(request: Request, run_id: str = Path(pattern=r"^[0-9a-f]{32}$")):
         """The answer of a collection that outlasted the time budget."""
         _check_auth(request, settings.token)
         if not _RUN_ID.match(run_id):
@@ -410,7 +410,9 @@ def create_app(collector: MetricsCollector, settings: ServerSettings | None = No
 
     @app.get(f"{prefix}/results/{{symbol}}/{{hour}}", response_model=StoredResult,
              responses=_errors(400, 401, 404, 500))
-    async def stored_result(symbol: str, hour: str, request: Request):
+    async def stored_result(request: Request,
+                            symbol: str = Path(pattern=r"^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$"),
+                            hour: str = Path(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}(:00(:00)?)?Z?$")):
         """The stored outcome and YAML summary of (symbol, hour); ``hour`` like ``2024-01-15T13:00:00Z``."""
         _check_auth(request, settings.token)
         try:
