@@ -56,6 +56,8 @@ RESULT_TABLE_SCHEMA = pa.schema(
         ("range_method", pa.string()),
         ("price", pa.float64()),
         ("atr", pa.float64()),
+        ("history_bars", pa.int32()),
+        ("warming_up", pa.bool_()),
         ("config_hash", pa.string()),
     ]
 )
@@ -94,6 +96,8 @@ def result_row(result: RegimeResult) -> dict[str, Any]:
         "range_method": r.method if r else None,
         "price": float(result.price),
         "atr": float(result.atr),
+        "history_bars": None if result.data_quality is None else result.data_quality.history_bars,
+        "warming_up": None if result.data_quality is None else result.data_quality.warming_up,
         "config_hash": result.config_hash,
     }
 
@@ -163,6 +167,7 @@ class BatchResult:
             "hours_skipped": len(self.failures) + self.insufficient,
             "skipped_by_reason": self.skipped_reasons(),
             "verdicts": self.verdict_counts(),
+            "warming_up_hours": sum(1 for r in self.rows if r.get("warming_up")),
             "wall_time_s": round(self.wall_time, 3),
         }
 

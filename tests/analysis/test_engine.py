@@ -317,3 +317,31 @@ def test_results_are_consistent_on_random_markets(seed, drift, vol, with_gaps):
         assert res.data_quality.minutes_source == "hourly"
         if res.ok:
             assert res.confidence <= RegimeConfig().missing_minutes_penalty + 1e-12
+
+
+def test_warming_up_is_flagged_and_lowers_confidence():
+    """Fewer hourly bars than rank window + longest warm-up: flagged, and confidence is lower than the
+    same hour's margin confidence would allow; a full history is not flagged."""
+    from gridregime.analysis.confidence import deciding_margin, margin_confidence
+    from gridregime.analysis.features import feature_warmup, warmup_bars
+    from datetime import timedelta
+
+    from gridregime.collect import SyntheticSource
+
+    UTC = timezone.utc
+    config = RegimeConfig()
+    needed = warmup_bars(config)
+    assert needed == config.rank_window + max(feature_warmup(config).values())
+    src = SyntheticSource(5)
+    end = datetime(2024, 6, 1, tzinfo=UTC)
+    engine = RegimeEngine(config)
+    for n_bars, expect in ((needed - 100, True), (config.history_hours, False)):
+        hourly = src.fetch_ohlcv("ETH-USDT", "1h", end - timedelta(hours=n_bars - 1), end + timedelta(hours=1))
+        assert hourly.num_rows == n_bars
+        result = engine.analyze_bars("ETH-USDT", hourly)
+        dq = result.data_quality
+        assert dq.history_bars == n_bars and dq.warming_up is expect
+        assert any(w.startswith("warming up") for w in dq.warnings) is expect
+        if expect and result.status == "ok":
+            share = 0.5 + 0.5 * (n_bars / needed)
+            assert result.confidence <= margin_confidence(deciding_margin(result.decision_factors)) * share + 1e-12

@@ -399,20 +399,28 @@ class RegimeEngine:
         gaps_in_rank_window = sum(1 for g in gap_ms if g > rank_start_ms)
         n_minutes = 0 if n_min is None else n_min
         fill = min(rank_counts.values()) / config.rank_window
+        history_bars = i + 1 - first
+        needed = F.warmup_bars(config)
+        warming_up = history_bars < needed
         warnings = []
         if fill < 1.0:
             warnings.append(f"rank window not full: {min(rank_counts.values())} of {config.rank_window} values")
+        if warming_up:
+            warnings.append(f"warming up: {history_bars} of {needed} hourly bars behind the ranks")
         if n_min is None:
             warnings.append("no 1m bars for this hour: the hourly bar stands in for rv_1m and hour_range_atr")
         elif n_minutes < 60:
             warnings.append(f"{60 - n_minutes} of 60 minute bars missing")
         if gap_ms:
             warnings.append(f"{len(gap_ms)} missing hourly bar(s) in the history (not filled)")
-        q_factor = data_quality_factor(fill, 60 - n_minutes, gaps_in_rank_window, config)
+        # While warming up, ranks rest on less history than a full window: confidence follows the
+        # smaller of the window fill and the share of the warm-up history present.
+        q_factor = data_quality_factor(min(fill, history_bars / needed), 60 - n_minutes, gaps_in_rank_window, config)
         dq = DataQuality(
             hourly_bars=i + 1 - first, hourly_gaps=len(gap_ms), gap_hours=gap_dt,
             minute_bars=n_minutes, minutes_source="hourly" if n_min is None else "1m",
             rank_window_full=fill >= 1.0, rank_fill=fill, confidence_factor=q_factor, warnings=tuple(warnings),
+            history_bars=history_bars, warming_up=warming_up,
         )
         common = dict(symbol=symbol, hour=hour, features=feats, price=price, atr=atr,
                       config_hash=config.config_hash, engine_version=ENGINE_VERSION, data_quality=dq)

@@ -30,7 +30,7 @@ from gridregime.config import RegimeConfig
 
 __all__ = [
     "HOURLY_FEATURES", "RANKED_FEATURES", "TREND_RANK_FEATURES", "SCORE_RANK_FEATURES", "MINUTE_FEATURES",
-    "compute_features", "feature_warmup", "required_bars", "rank_last", "rank_series",
+    "compute_features", "feature_warmup", "warmup_bars", "required_bars", "rank_last", "rank_series",
 ]
 
 HOURLY_FEATURES = (
@@ -100,6 +100,13 @@ def feature_warmup(config: RegimeConfig = RegimeConfig()) -> dict[str, int]:
         defined = np.flatnonzero(np.isfinite(v))
         warm[name] = int(defined[0]) if defined.size else n
     return warm
+
+
+@lru_cache(maxsize=32)
+def warmup_bars(config: RegimeConfig = RegimeConfig()) -> int:
+    """Hourly bars before every rank rests on a full window of defined values:
+    ``rank_window`` plus the longest feature warm-up (888 with the defaults)."""
+    return config.rank_window + max(feature_warmup(config).values())
 
 
 def required_bars(config: RegimeConfig = RegimeConfig(), names=SCORE_RANK_FEATURES) -> dict[str, int]:

@@ -231,6 +231,8 @@ class DataQuality(_DictEquality):
     rank_fill: float
     confidence_factor: float
     warnings: tuple[str, ...] = ()
+    history_bars: int = 0
+    warming_up: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -238,7 +240,7 @@ class DataQuality(_DictEquality):
             "gap_hours": [iso_z(h) for h in self.gap_hours], "minute_bars": self.minute_bars,
             "minutes_source": self.minutes_source, "rank_window_full": self.rank_window_full,
             "rank_fill": _f(self.rank_fill), "confidence_factor": _f(self.confidence_factor),
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "history_bars": self.history_bars, "warming_up": self.warming_up,
         }
 
     @classmethod
@@ -249,6 +251,7 @@ class DataQuality(_DictEquality):
             minutes_source=str(d["minutes_source"]), rank_window_full=bool(d["rank_window_full"]),
             rank_fill=_nf(d["rank_fill"]), confidence_factor=_nf(d["confidence_factor"]),
             warnings=tuple(d.get("warnings", [])),
+            history_bars=int(d.get("history_bars", d["hourly_bars"])), warming_up=bool(d.get("warming_up", False)),
         )
 
 

@@ -96,6 +96,9 @@ def format_summary(summary: dict, failures) -> str:
     total = sum(summary["verdicts"].values()) or 1
     for verdict, n in summary["verdicts"].items():
         lines.append(f"  {verdict:<11} {n:6d}  {100 * n / total:5.1f} %")
+    if summary.get("warming_up_hours"):
+        lines.append(f"  warming up: {summary['warming_up_hours']} analysed hours had fewer hourly bars behind "
+                     "their ranks than a full rank window plus warm-up (confidence lowered)")
     for f in failures[:20]:
         lines.append(f"  skipped {f.symbol} {f.hour:%Y-%m-%dT%H:00Z} [{f.kind}] {f.reason}")
     if len(failures) > 20:
