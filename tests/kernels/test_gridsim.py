@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridregime.errors import InvalidParameterError
-from gridregime.kernels import PATH_MODES, GridSlots, Segment, grid_slots, simulate_grids
+from gridregime.kernels import (
+    PATH_MODES,
+    GridSlots,
+    Segment,
+    grid_slots,
+    simulate_grids,
+)
 from tests.reference import gridsim as slow
 
 FEE = 0.001
@@ -273,7 +279,7 @@ def random_bars(rng, n, tick):
     return opens, high, low, close
 
 
-def random_segments(rng, opens, level_counts, carry_share=0.5):
+def random_segments(rng, opens, level_counts, carry_share=0.5, spacings=("ARITHMETIC", "GEOMETRIC")):
     n = len(opens)
     segs, s = [], int(rng.integers(0, 3))
     while s < n:
@@ -281,7 +287,7 @@ def random_segments(rng, opens, level_counts, carry_share=0.5):
         mid = float(opens[s])
         width = float(rng.uniform(0.005, 0.06))
         slots = grid_slots(mid * (1 - width), mid * (1 + width), int(rng.choice(level_counts)),
-                           str(rng.choice(["ARITHMETIC", "GEOMETRIC"])), float(rng.uniform(100, 3000)),
+                           str(rng.choice(spacings)), float(rng.uniform(100, 3000)),
                            tick=float(rng.choice([0.0, 0.25])), lot=float(rng.choice([0.0, 0.01])),
                            min_notional=float(rng.choice([0.0, 5.0, 20.0])))
         carry = e < n and rng.random() < carry_share
@@ -303,12 +309,13 @@ def assert_same(fast, ref):
 
 
 @pytest.mark.parametrize("path", PATH_MODES)
+@pytest.mark.parametrize("spacing", ["ARITHMETIC", "GEOMETRIC"])
 @pytest.mark.parametrize("levels", [2, 3, 10, 100, 200])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_seeded_random_walks_match_the_slow_twin(path, levels, seed):
+def test_seeded_random_walks_match_the_slow_twin(path, spacing, levels, seed):
     rng = np.random.default_rng(1000 * seed + levels)
     o, h, l, c = random_bars(rng, 400, tick=0.25)
-    segs = random_segments(rng, o, [levels])
+    segs = random_segments(rng, o, [levels], spacings=(spacing,))
     kw = {"budget": 5000.0, "fee": float(rng.choice([0.0, 0.00075, 0.002])), "path": path,
           "min_notional": float(rng.choice([0.0, 5.0]))}
     fast = simulate_grids(o, h, l, c, segs, **kw)
@@ -318,8 +325,8 @@ def test_seeded_random_walks_match_the_slow_twin(path, levels, seed):
     assert fast.seg_pnl.sum() == pytest.approx(fast.equity[-1] - 5000.0, rel=1e-9, abs=1e-7)
 
 
-@settings(max_examples=60)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 120), path=st.sampled_from(PATH_MODES),
+@settings(max_examples=150)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 150), path=st.sampled_from(PATH_MODES),
        levels=st.lists(st.sampled_from([2, 3, 4, 7, 30, 100, 130]), min_size=1, max_size=3),
        carry_share=st.sampled_from([0.0, 0.5, 1.0]), tick=st.sampled_from([0.25, 0.5, 1.0]))
 def test_property_simulator_equals_slow_twin(seed, n, path, levels, carry_share, tick):

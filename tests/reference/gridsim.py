@@ -57,7 +57,7 @@ def _rising_leg(acct, state, prices, qty, to):
             state[j] = WAIT
 
 
-def simulate_grids(open, high, low, close, segments, *, budget=1000.0, fee=0.00075,  # noqa: A002
+def simulate_grids(open, high, low, close, segments, *, budget=1000.0, fee=0.00075,
                    path="pessimistic", min_notional=5.0) -> dict:
     o = [float(v) for v in open]
     h = [float(v) for v in high]

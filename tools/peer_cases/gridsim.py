@@ -7,7 +7,6 @@ day is liquidated), at 10 and 100 levels. The peer is checked once against ours 
 from __future__ import annotations
 
 import numpy as np
-
 from compare_peers import Case
 
 BARS = 43_200  # 30 days of 1m bars

@@ -195,7 +195,8 @@ def grid_slots(
         (finite > 0), tick, lot, min_notional (finite >= 0), or a tick so coarse that a level
         rounds to 0 or fewer than 2 levels remain.
     """
-    from gridregime.grid.config import grid_levels  # not at import time: grid is a consumer
+    # imported here, not at module import: the grid package is a consumer of the kernels
+    from gridregime.grid.config import grid_levels
 
     raw = np.array(grid_levels(lower, upper, levels, spacing_mode), dtype=np.float64)
     allocation = _positive("allocation", allocation)
@@ -375,7 +376,7 @@ def _flatten(segments: Any, n: int) -> tuple[np.ndarray, ...]:
 
 
 def simulate_grids(
-    open: Any,  # noqa: A002 (the bar field's name)
+    open: Any,
     high: Any,
     low: Any,
     close: Any,
