@@ -10,7 +10,9 @@ data, so a summary always describes what the snapshot files hold.
 """
 from __future__ import annotations
 
+import json
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +28,6 @@ SUMMARY_KEYS = ("summary_format", "symbol", "hour", "status", "reason", "verdict
                 "price", "atr", "range", "scores", "grid", "recommendation", "gates", "events", "data_quality",
                 "files", "source", "collected_at", "config_hash", "engine_version")
 
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -172,10 +173,85 @@ def build_summary(result: Any, *, step: Any = None, grid_before: Any = None, com
     return doc
 
 
+_PLAIN_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
+_RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})  # YAML 1.1 words
+
+
+def _scalar(value: Any) -> str:
+    """One scalar as YAML that every YAML 1.1/1.2 loader reads back as the same value."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidParameterError(f"summary: non-finite number {value!r}; expected None instead")
+        text = repr(value)
+        mantissa, e, exponent = text.partition("e")
+        if "." not in mantissa:  # YAML 1.1 needs a dot: 1e-05 would be read as a string
+            mantissa += ".0"
+        return mantissa + (("e" + (exponent if exponent[0] in "+-" else "+" + exponent)) if e else "")
+    if isinstance(value, str):
+        return _quote(value)
+    raise InvalidParameterError(f"summary: cannot write a {type(value).__name__} value")
+
+
+# characters a YAML stream may not hold raw (or that YAML reads as line breaks): written as escapes
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+def _quote(text: str) -> str:
+    """A JSON string (a YAML double-quoted scalar), with YAML's unsafe characters escaped too."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+
+
+def _key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise InvalidParameterError(f"summary: keys must be strings, got {key!r}")
+    plain = _PLAIN_KEY.match(key) and key not in _RESERVED
+    return key if plain else _quote(key)
+
+
+def _emit(value: Any, indent: str, out: list[str]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, dict) and v:
+                out.append(f"{indent}{_key(k)}:")
+                _emit(v, indent + "  ", out)
+            elif isinstance(v, (list, tuple)) and v:
+                out.append(f"{indent}{_key(k)}:")
+                _emit(v, indent + "  ", out)
+            else:
+                out.append(f"{indent}{_key(k)}: {_flow_empty(v)}")
+    else:
+        for v in value:
+            if isinstance(v, (dict, list, tuple)) and v:
+                raise InvalidParameterError("summary: lists hold scalars only")
+            out.append(f"{indent}- {_flow_empty(v)}")
+
+
+def _flow_empty(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, (list, tuple)):
+        return "[]"
+    return _scalar(value)
+
+
 def dump_summary(doc: dict[str, Any]) -> str:
-    """YAML text of a summary: block style, keys in the document's order, UTF-8."""
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                     width=120)
+    """YAML text of a summary: block style, keys in the document's order, UTF-8.
+
+    A small emitter for the summary's shape (mappings, lists of scalars, scalars): strings are
+    double-quoted (JSON escapes), floats keep a dot so YAML 1.1 loaders read them as floats. The
+    tests load its output with PyYAML and compare it with the document.
+    """
+    out: list[str] = []
+    _emit(doc, "", out)
+    return "\n".join(out) + "\n"
 
 
 def load_summary(text: str | bytes, *, path: object = "summary") -> dict[str, Any]:
