@@ -384,6 +384,11 @@ def test_error_segments_named_by_index():
         simulate_grids(o, h, l, c, [Segment(0, 5, g, close_at_end=False), Segment(6, 8, g)])
     with pytest.raises(InvalidParameterError, match=r"^segments\[1\]: close_at_end=False carries the inventory, but no segment follows"):
         simulate_grids(o, h, l, c, [Segment(0, 5, g), Segment(5, 8, g, close_at_end=False)])
+    # a segment ending at the last bar may stay open: valued at the last close, not sold
+    open_ = simulate_grids(o, h, l, c, [Segment(0, 5, g), Segment(5, 10, g, close_at_end=False)], fee=0.001)
+    closed = simulate_grids(o, h, l, c, [Segment(0, 5, g), Segment(5, 10, g)], fee=0.001)
+    assert np.array_equal(open_.equity[:-1], closed.equity[:-1]) and closed.base[-1] == 0.0
+    assert open_.equity[-1] - closed.equity[-1] == pytest.approx(open_.base[-1] * c[-1] * 0.001, rel=1e-12)
     with pytest.raises(InvalidParameterError, match=r"^segments\[0\]: expected end <= 10 bars, got end=11"):
         simulate_grids(o, h, l, c, [Segment(0, 11, g)])
     with pytest.raises(InvalidParameterError, match=r"^segments\[1\]: expected a Segment, got tuple"):

@@ -5,9 +5,9 @@ the grid changes at the first bar whose open time is at or after the start of ho
 Hours without bars (exchange halts) move no boundary of their own; several changes falling on the
 same bar collapse into the last one.
 
-The run is never liquidated at its end: equity is marked to market, so a run over a prefix of the
-hours gives exactly the prefix of a longer run's figures. (``closing_cost`` says what selling the
-final inventory would have cost.)
+The run is never liquidated at its end: a grid still running is left open and valued at the last
+close, so a run over a prefix of the hours gives exactly the prefix of a longer run's figures.
+(``closing_cost`` says what selling the final inventory would have cost.)
 """
 from __future__ import annotations
 
@@ -99,8 +99,8 @@ def _segments(bars: Bars, wishes: Sequence[GridSpec | None], slots_of) -> tuple[
             segs.append(Segment(running[0], b, slots_of(running[1]), close_at_end=want is None))
             specs.append(running)
         running = None if want is None else (b, want)
-    if running is not None:  # still running at the end: carried into a flat extra bar, never sold
-        segs.append(Segment(running[0], n_bars + 1, slots_of(running[1]), close_at_end=True))
+    if running is not None:  # still running at the end: left open, valued at the last close, never sold
+        segs.append(Segment(running[0], n_bars, slots_of(running[1]), close_at_end=False))
         specs.append(running)
     return segs, specs
 
@@ -118,14 +118,12 @@ def run_policy(name: str, bars: Bars, wishes: Sequence[GridSpec | None], exchang
         return s
 
     segs, specs = _segments(bars, wishes, slots_of)
-    last = bars.close[-1:]  # one flat extra bar so that a grid still running is valued, not sold
-    sim = simulate_grids(np.r_[bars.open, last], np.r_[bars.high, last], np.r_[bars.low, last],
-                         np.r_[bars.close, last], segs, budget=budget, fee=exchange.fee, path=exchange.path,
-                         min_notional=exchange.min_notional)
+    sim = simulate_grids(bars.open, bars.high, bars.low, bars.close, segs, budget=budget, fee=exchange.fee,
+                         path=exchange.path, min_notional=exchange.min_notional)
     n_bars = len(bars.close)
     ends = bars.hour_start[1:] - 1
-    equity = np.where(ends >= 0, sim.equity[np.clip(ends, 0, n_bars - 1)], budget)
     # hours with no bars keep the previous hour's value (their "last bar" belongs to an earlier hour)
+    equity = np.where(ends >= 0, sim.equity[np.clip(ends, 0, n_bars - 1)], budget)
     grids: list[GridSpec | None] = [None] + list(wishes[:-1])
     exposed = np.array([g is not None for g in grids], dtype=bool)
 
@@ -139,14 +137,12 @@ def run_policy(name: str, bars: Bars, wishes: Sequence[GridSpec | None], exchang
             starts += 1
             run_pnl, run_alloc = 0.0, specs[k][1].allocation
         run_pnl += float(sim.seg_pnl[k])
-        if seg.close_at_end and seg.end <= n_bars:  # closed by the policy (not the end of the run)
+        if seg.close_at_end:  # closed by the policy (a grid still running at the end stays open)
             stops += 1
             losing += run_pnl < -0.02 * run_alloc
-    closing_cost = float(sim.equity[n_bars - 1] - sim.equity[n_bars]) if n_bars else 0.0
-    fills = int(sim.seg_fills.sum()) if len(segs) else 0
-    fees = float(sim.fees) - (closing_cost if segs and segs[-1].end == n_bars + 1 else 0.0)
-    return PolicyRun(name, equity.astype(np.float64), exposed, starts, recentres, fills, max(fees, 0.0), losing,
-                     stops, max(closing_cost, 0.0), tuple(grids))
+    closing_cost = float(abs(sim.base[-1]) * bars.close[-1] * exchange.fee) if n_bars else 0.0
+    return PolicyRun(name, equity.astype(np.float64), exposed, starts, recentres, int(sim.fills), float(sim.fees),
+                     losing, stops, closing_cost, tuple(grids))
 
 
 def hold_equity(bars: Bars, budget: float, fee: float) -> np.ndarray:

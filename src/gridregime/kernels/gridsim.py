@@ -224,7 +224,8 @@ class Segment:
     """A grid run over bars ``[start, end)``.
 
     ``close_at_end=True`` sells the inventory at ``close[end - 1]`` (fee paid) when the segment
-    ends; ``False`` carries it into the next segment, which must start exactly at ``end``.
+    ends; ``False`` carries it into the next segment, which must start exactly at ``end``, or,
+    for a segment ending at the last bar, leaves the grid open: valued at the last close, not sold.
     """
 
     start: int
@@ -364,9 +365,10 @@ def _flatten(segments: Any, n: int) -> tuple[np.ndarray, ...]:
         level_off[k + 1] = level_off[k] + seg.slots.prices.size
         slot_off[k + 1] = slot_off[k] + seg.slots.qty.size
         prev_end, prev_carries = seg.end, not seg.close_at_end
-    if prev_carries:
+    if prev_carries and prev_end != n:
         raise InvalidParameterError(
-            f"segments[{k_count - 1}]: close_at_end=False carries the inventory, but no segment follows")
+            f"segments[{k_count - 1}]: close_at_end=False carries the inventory, but no segment follows "
+            f"(only a segment ending at the last bar, {n}, may stay open)")
     if k_count:
         prices = np.concatenate([s.slots.prices for s in segments])
         qty = np.concatenate([s.slots.qty for s in segments])
@@ -396,7 +398,8 @@ def simulate_grids(
         ``low <= open, close <= high`` is not checked; the rules are applied as stated.
     segments : sequence of Segment
         In bar order, not overlapping, each within ``[0, n)``; a segment with
-        ``close_at_end=False`` must be followed by one starting exactly at its end.
+        ``close_at_end=False`` must be followed by one starting exactly at its end, unless it
+        ends at bar ``n`` (left open).
     budget : float
         Starting cash (> 0).
     fee : float

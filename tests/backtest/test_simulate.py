@@ -1,0 +1,91 @@
+"""From hourly wishes to segments and equity: timing (no look-ahead), carries, closes, counts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gridregime.backtest.policies import GridSpec
+from gridregime.backtest.simulate import Bars, Exchange, _segments, hold_equity, run_policy
+from gridregime.kernels.gridsim import grid_slots
+
+
+def flat_bars(n_hours: int, per_hour: int = 3, price: float = 100.0, missing=()) -> Bars:
+    """``per_hour`` flat bars a hour at ``price`` (hours in ``missing`` have none)."""
+    counts = [0 if k in missing else per_hour for k in range(n_hours)]
+    n = sum(counts)
+    p = np.full(n, price)
+    start = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    return Bars(p.copy(), p.copy(), p.copy(), p.copy(), start, 0.01, 0.0, False)
+
+
+A = GridSpec(90.0, 110.0, 5, 1000.0)
+B = GridSpec(95.0, 115.0, 5, 1000.0)
+
+
+def starts_of(bars, wishes):
+    segs, _ = _segments(bars, wishes, lambda s: grid_slots(s.lower, s.upper, s.levels, s.spacing_mode, s.allocation))
+    return [(s.start, s.end, s.close_at_end) for s in segs]
+
+
+def test_a_wish_after_hour_h_trades_from_the_first_bar_of_h_plus_1():
+    bars = flat_bars(4)
+    # wish A after hour 0 -> runs from bar 3 (hour 1) to the end, left open (valued, not sold)
+    assert starts_of(bars, [A, A, A, A]) == [(3, 12, False)]
+    # None after hour 2 -> closed at the end of hour 2 (bar 9)
+    assert starts_of(bars, [A, A, None, None]) == [(3, 9, True)]
+    # a different grid after hour 1 -> re-centred (carried) at bar 6
+    assert starts_of(bars, [A, B, B, B]) == [(3, 6, False), (6, 12, False)]
+    # the last hour's wish has no bars to trade on
+    assert starts_of(bars, [None, None, None, A]) == []
+
+
+def test_hours_without_bars_move_no_boundary_and_same_bar_changes_collapse():
+    bars = flat_bars(5, missing=(2,))  # hour 2 has no bars: hours 1 and 3 start at bars 3 and 6
+    assert list(bars.hour_start) == [0, 3, 6, 6, 9, 12]
+    # A after hour 1 (bar 6), B after hour 2 (also bar 6): only B
+    assert starts_of(bars, [None, A, B, B, B]) == [(6, 12, False)]
+    # A then None at the same bar: nothing runs
+    assert starts_of(bars, [None, A, None, None, None]) == []
+
+
+def test_flat_price_grid_pays_only_the_opening_rebalance_and_is_valued_not_sold():
+    bars = flat_bars(4, price=100.0)
+    spec = GridSpec(90.0, 110.0, 5, 1000.0)  # levels 90, 95, 100, 105, 110; slots at 100 and 105 hold base
+    run = run_policy("X", bars, [spec] * 4, Exchange(fee=0.001, min_notional=0.0), 1000.0)
+    qty = 250.0 / 100.0 + 250.0 / 105.0  # the neutral inventory bought at 100
+    fee = qty * 100.0 * 0.001
+    # hour 0: nothing runs; hours 1-3: equity = budget - fee (bought at the price it is valued at)
+    assert run.equity[0] == 1000.0
+    assert run.equity[1:] == pytest.approx(1000.0 - fee, rel=1e-12)
+    assert run.starts == 1 and run.recentres == 0 and run.stops == 0 and run.fills == 0
+    assert run.fees == pytest.approx(fee, rel=1e-12)  # the sale at the end is not a fee paid
+    assert run.closing_cost == pytest.approx(qty * 100.0 * 0.001, rel=1e-9)
+    assert list(run.exposed) == [False, True, True, True]
+
+
+def test_counts_of_starts_recentres_stops_and_losing_stops():
+    n = 8
+    bars = flat_bars(n, price=100.0)
+    # price falls 100 -> 80 in hour 4: a full grid is bought on the way down, then closed at 80
+    for k in (4, 5, 6, 7):
+        lo, hi = bars.hour_start[k], bars.hour_start[k + 1]
+        bars.low[lo:hi] = 80.0
+        bars.close[lo:hi] = 80.0
+        bars.open[lo + 1:hi] = 80.0
+        bars.high[lo + 1:hi] = 80.0
+    wishes = [A, B, A, A, None, None, A, None]
+    run = run_policy("X", bars, wishes, Exchange(fee=0.0, min_notional=0.0), 1000.0)
+    # starts: after hour 0 and after hour 6; re-centres: A->B (hour 1), B->A (hour 2); stops: after hour 4 only
+    # (the wish after the last hour has no bar to act on: the second grid is still running at the end)
+    assert (run.starts, run.recentres, run.stops) == (2, 2, 1)
+    # the first run is closed at 80 having bought every slot below 100: more than 2 % of 1000 lost
+    assert run.losing_stops >= 1
+    assert list(run.exposed) == [False, True, True, True, True, False, False, True]
+
+
+def test_hold_buys_at_the_first_decision_and_marks_every_hour():
+    bars = flat_bars(3, price=100.0)
+    bars.close[6:9] = 120.0
+    eq = hold_equity(bars, 1000.0, 0.001)
+    qty = 1000.0 * 0.999 / 100.0
+    assert eq[0] == 1000.0 and eq[1] == pytest.approx(qty * 100.0) and eq[2] == pytest.approx(qty * 120.0)
