@@ -35,7 +35,7 @@ START = datetime(2021, 4, 19, tzinfo=UTC)
 
 def _percentile(values, q):
     values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(q / 100 * (len(values) - 1)))))
+    k = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
     return values[k]
 
 

@@ -51,9 +51,9 @@ def test_kill_9_during_collection_leaves_no_torn_file_and_the_next_trigger_compl
     for delay in (0.4, 0.9, 0.9):
         server = start_server(root, "synthetic:5")
         try:
-            def fire():
+            def fire(base=server.base):
                 try:
-                    httpx.post(server.base + "/webhook/collect", json=body, headers=auth, timeout=60)
+                    httpx.post(base + "/webhook/collect", json=body, headers=auth, timeout=60)
                 except httpx.HTTPError:
                     pass  # the server dies under it
 

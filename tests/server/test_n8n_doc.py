@@ -10,7 +10,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "n8n.md"
 
 
 def workflow() -> dict:
-    blocks = re.findall(r"```json\n(.*?)```", DOC.read_text(), flags=re.S)
+    blocks = re.findall(r"```json\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
     docs = [json.loads(b) for b in blocks]
     return next(d for d in docs if "nodes" in d)
 

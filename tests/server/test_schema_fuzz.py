@@ -17,7 +17,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(server):
     cmd = [sys.executable, "-m", "schemathesis.cli", "run", f"{server.base}/openapi.json", "--checks", CHECKS,
            "--max-examples", "25", "--seed", "1", "--header", f"Authorization: Bearer {TOKEN}",
            "--request-timeout", "30", "--no-color", "--workers", "1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     tail = (proc.stdout + proc.stderr)[-4000:]
     assert proc.returncode == 0, tail
     assert " passed" in proc.stdout and "failed" not in proc.stdout.split("SUMMARY")[-1], tail

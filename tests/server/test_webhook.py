@@ -218,10 +218,10 @@ def test_the_server_refuses_to_bind_beyond_loopback_without_a_token(tmp_path, da
     env = {k: v for k, v in __import__("os").environ.items() if k != "GRIDREGIME_TOKEN"}
     proc = subprocess.run([sys.executable, "-m", "gridregime", "serve", "--root", str(tmp_path / "s"),
                            "--source", f"parquet:{data_dir}", "--host", "0.0.0.0", "--port", "0"],
-                          capture_output=True, text=True, timeout=60, env=env)
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
     assert proc.returncode == 2
     assert "--host" in proc.stderr and "token" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "gridregime", "serve", "--root", str(tmp_path / "s"),
                            "--source", f"parquet:{data_dir}", "--token-env", "GR_NOT_SET_ANYWHERE"],
-                          capture_output=True, text=True, timeout=60, env=env)
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
     assert proc.returncode == 2 and "--token-env" in proc.stderr

@@ -47,7 +47,16 @@ from gridregime.errors import GridRegimeError, InvalidParameterError
 from gridregime.snapshot import SnapshotError, SnapshotStorage, read_market_file
 from gridregime.snapshot.paths import analysis_path, market_path, summary_path
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import HOUR, MINUTE_MS, UTC, floor_hour, iso_z, to_ms, to_utc, to_utc_hour
+from gridregime.timeutil import (
+    HOUR,
+    MINUTE_MS,
+    UTC,
+    floor_hour,
+    iso_z,
+    to_ms,
+    to_utc,
+    to_utc_hour,
+)
 
 log = logging.getLogger("gridregime.collect")
 

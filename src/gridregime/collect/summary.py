@@ -219,10 +219,7 @@ def _key(key: Any) -> str:
 def _emit(value: Any, indent: str, out: list[str]) -> None:
     if isinstance(value, dict):
         for k, v in value.items():
-            if isinstance(v, dict) and v:
-                out.append(f"{indent}{_key(k)}:")
-                _emit(v, indent + "  ", out)
-            elif isinstance(v, (list, tuple)) and v:
+            if isinstance(v, dict) and v or isinstance(v, (list, tuple)) and v:
                 out.append(f"{indent}{_key(k)}:")
                 _emit(v, indent + "  ", out)
             else:

@@ -38,7 +38,12 @@ from typing import Any, Literal
 import orjson
 
 from gridregime import __version__
-from gridregime.collect.collector import CollectReport, MetricsCollector, check_hour, closed_hour
+from gridregime.collect.collector import (
+    CollectReport,
+    MetricsCollector,
+    check_hour,
+    closed_hour,
+)
 from gridregime.errors import GridRegimeError, InvalidParameterError
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import iso_z
@@ -46,7 +51,7 @@ from gridregime.timeutil import iso_z
 try:
     from fastapi import FastAPI, Path, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, Response
+    from fastapi.responses import JSONResponse
     from pydantic import BaseModel
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -347,7 +352,7 @@ def create_app(collector: MetricsCollector, settings: ServerSettings | None = No
         task = asyncio.ensure_future(run_in_threadpool(collector.collect_hour, hour, symbols))
         try:
             report: CollectReport = await asyncio.wait_for(asyncio.shield(task), settings.time_budget)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             run_id = runs.add(task)
             return 202, {"status": "accepted", "run_id": run_id, "location": f"{prefix}/runs/{run_id}"}
         return 200, report.to_dict()

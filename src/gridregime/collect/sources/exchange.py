@@ -30,7 +30,11 @@ import numpy as np
 import pyarrow as pa
 
 from gridregime.bars import bars_table
-from gridregime.collect.sources.base import SourceDataError, check_time_range, check_timeframe
+from gridregime.collect.sources.base import (
+    SourceDataError,
+    check_time_range,
+    check_timeframe,
+)
 from gridregime.errors import InvalidParameterError
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR_MS, MINUTE_MS, from_ms, iso_z
@@ -175,7 +179,7 @@ class ExchangeSource:
         if callable(fetch_time):
             try:
                 value = self._call("fetch_time", fetch_time)
-            except Exception as exc:
+            except Exception as exc:  # ccxt NotSupported, matched by name
                 if type(exc).__name__ != "NotSupported":
                     raise
             else:
@@ -202,7 +206,7 @@ class ExchangeSource:
             try:
                 page = self._call(f"fetch_ohlcv {market} {timeframe} since {since}", self.exchange.fetch_ohlcv,
                                   market, timeframe, since, self.limit)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any ccxt error becomes a SourceDataError
                 if is_retryable(exc):
                     raise SourceDataError(self.name, f"{market} {timeframe}",
                                           f"network error after {self.max_retries} retries: {type(exc).__name__}"
