@@ -14,7 +14,7 @@ from gridregime.dashboard import build_dashboard
 from gridregime.errors import InvalidParameterError
 from gridregime.timeutil import to_ms
 
-from .conftest import END, HOSTILE, SHORT_END, SHORT_START, SHORT_SYMBOL, START, SYMBOLS, figure, ribbon
+from .conftest import END, SHORT_END, SHORT_START, SHORT_SYMBOL, START, SYMBOLS, figure, ribbon
 
 
 def _read(path) -> str:
@@ -50,6 +50,9 @@ def test_store_alone_and_store_plus_tables_show_the_same_verdicts(site_from_stor
                     for r in results if r["symbol"] == symbol}
         assert a == expected
         assert len(set(a.values())) >= 1
+        # the grid events too: the supervisor run in the build equals the batch's
+        events = lambda html: re.findall(r'<tr class="event-(\w+)">\s*<td class="nowrap">([^<]+)</td>', html)  # noqa: E731
+        assert events(_read(site_from_store.pages[symbol])) == events(_read(site_from_tables.pages[symbol]))
     rows = lambda html: re.findall(r'<tr data-symbol="([^"]+)">\s*<td>.*?</td>\s*<td>(.*?)</td>', html, re.S)  # noqa: E731
     assert rows(_read(site_from_store.index)) == rows(_read(site_from_tables.index))
 

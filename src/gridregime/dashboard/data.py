@@ -125,6 +125,8 @@ def read_table(path: str | os.PathLike, option: str, required: Sequence[str], wh
 def hours_ms(col: pa.ChunkedArray | pa.Array, option: str) -> np.ndarray:
     """A time column as int64 epoch ms (timestamps of any unit; naive times are taken as UTC)."""
     t = col.type
+    if len(col) == 0:  # an empty table may carry untyped (null) columns
+        return np.zeros(0, dtype=np.int64)
     if pa.types.is_timestamp(t):
         col = col.cast(pa.timestamp("ms", tz=t.tz), safe=False).cast(pa.int64())
     elif not pa.types.is_integer(t):
@@ -279,15 +281,17 @@ def run_analysis(root: Path, symbols: Sequence[str], start: datetime, end: datet
 
     start_enabled = getattr(service_module, "SUPERVISE_START_ENABLED", True)  # as the batch run starts
 
+    from gridregime.grid.inputs import market_state_from_result
+
     service = service_module.RegimeAnalysisService(root, config)
-    batch = service.analyze_many(symbols, start, end, workers=workers, keep_results=True,
-                                 progress=progress, supervise=True)
-    # The supervisor runs again here, in memory, for its steps: the rows of the batch do not keep
-    # the reasons and the gate conditions the hover texts show. Same inputs, same steps.
+    # Supervised here rather than by the batch (supervise=True): the batch's rows do not keep the
+    # reasons and gate conditions the hover texts show, the steps do. Same inputs, same steps.
+    batch = service.analyze_many(symbols, start, end, workers=workers, keep_results=True, progress=progress)
     by_symbol: dict[str, list[Any]] = {}
-    for market in batch.markets:
-        by_symbol.setdefault(market.symbol, []).append(market)
-    factors = {(r.symbol, to_ms(r.hour)): r.decision_factors for r in batch.results}
+    factors = {}
+    for r in batch.results:
+        by_symbol.setdefault(r.symbol, []).append(market_state_from_result(r))
+        factors[(r.symbol, to_ms(r.hour))] = r.decision_factors
     grid_rows: dict[str, list[dict[str, Any]]] = {}
     events: dict[str, list[GridEvent]] = {}
     for symbol, markets in by_symbol.items():
