@@ -47,8 +47,12 @@ def test_demo_writes_snapshots_table_and_summary(demo):
         if first is not None:
             assert g["verdict"][first] == "RANGE_OK" and g["events"][first] == "enable"
     text = demo.summary_md.read_text()
-    for needle in ("## Grid supervision", "## Verdicts", "## Forward range-hold", "ETH-USDT", "BTC-USDT", "2021-04-20T02:00:00Z"):
+    for needle in ("## Grid supervision", "## Verdicts", "## Forward range-hold", "ETH-USDT", "BTC-USDT", "2021-04-20T02:00:00Z",
+                   "## What following it would have earned (backtest)", "| SUPERVISOR |", "| HOLD |"):
         assert needle in text
+    # the backtest ran over the same symbols and hours, and its report is on disk
+    assert demo.backtest is not None and {o.symbol for o in demo.backtest.outcomes} == {"ETH-USDT", "BTC-USDT"}
+    assert {p.name for p in demo.backtest_dir.iterdir()} >= {"report.md", "report.json", "hours.parquet", "equity.parquet"}
 
 
 def test_demo_rerun_reuses_the_immutable_snapshots(demo, data_dir, monkeypatch):

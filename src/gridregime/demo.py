@@ -9,7 +9,10 @@ hour from the stored files (one pass per symbol, in parallel), and writes:
 - ``OUT/results.parquet`` one row per (symbol, hour);
 - ``OUT/grid.parquet``    the grid supervisor's hour (recommendation, gate phase, grid), driven
                           hour by hour (no grid until the first ENABLE_GRID); its state persists in ``OUT/grid_state``;
-- ``OUT/summary.md``      verdict distribution, skipped hours with reasons, forward range-hold.
+- ``OUT/backtest/``       the backtest of the same hours (:mod:`gridregime.backtest`): every policy
+                          simulated on the 1m bars, ``report.md``, ``report.json`` and Parquet tables;
+- ``OUT/summary.md``      verdict distribution, skipped hours with reasons, forward range-hold, and
+                          what a grid trader would have earned by following each policy.
 
 Re-running with the same ``OUT`` re-uses the immutable snapshots already there.
 """
@@ -58,6 +61,8 @@ class DemoReport:
     hold_rates: dict[str, dict[str, float | int]]
     grid_events: dict[str, dict[str, int]]
     seconds: dict[str, float] = field(default_factory=dict)
+    backtest: Any = None  # BacktestResult
+    backtest_dir: Path | None = None
 
 
 def _import_one(symbol: str, days: int, root: str, progress: bool) -> SymbolImport:
@@ -163,11 +168,21 @@ def run_demo(out: str | Path = "gridregime-demo", *, symbols: Sequence[str] = DE
     table_path = batch.write_parquet(out / "results.parquet")
     grid_path = batch.write_grid_parquet(out / "grid.parquet")
     holds = forward_hold_rates(batch.to_table())
+
+    t2 = time.perf_counter()
+    from gridregime.backtest import run_backtest, symbol_range, write_report
+
+    ranges = [symbol_range(i.symbol, i.start, i.end - HOUR, root=root) for i in imports if i.end - i.start > 2 * HOUR]
+    backtest = run_backtest(ranges, workers=workers) if ranges else None
+    backtest_dir = out / "backtest"
+    if backtest is not None:
+        write_report(backtest, backtest_dir)
+    seconds["backtest"] = time.perf_counter() - t2
     seconds["total"] = time.perf_counter() - t0
 
     summary_path = out / "summary.md"
     report = DemoReport(out, root, table_path, grid_path, summary_path, imports, batch.summary(), holds,
-                        batch.grid_events(), seconds)
+                        batch.grid_events(), seconds, backtest, backtest_dir if backtest is not None else None)
     from gridregime._atomic import atomic_write_text
 
     atomic_write_text(summary_path, render_summary(report, batch))
@@ -214,6 +229,23 @@ def render_summary(report: DemoReport, batch) -> str:
         stopped = sum(1 for i, sym in enumerate(grid["symbol"]) if sym == imp.symbol and not grid["grid_enabled"][i])
         lines.append(f"| {imp.symbol} | {ev.get('stop', 0)} | {ev.get('gate_passed', 0)} | {ev.get('restart', 0)} "
                      f"| {ev.get('promotion', 0)} | {ev.get('reposition', 0)} | {stopped} |")
+    if report.backtest is not None:
+        from gridregime.backtest.report import POLICY_ORDER
+
+        pol = report.backtest.pooled["policies"]
+        lines += ["", "## What following it would have earned (backtest)", "",
+                  f"Each policy simulated on the 1m bars of the same hours with a budget of "
+                  f"{report.backtest.settings.budget:g} per symbol, {report.backtest.settings.levels}-level grids over "
+                  f"the discovered range, {100 * report.backtest.settings.fee:.3f} % fee a fill; a decision taken on "
+                  f"an hour trades from the next. Full report: `{report.backtest_dir / 'report.md'}`.", "",
+                  "| policy | mean return | mean max drawdown | return/drawdown | exposure (hours) |",
+                  "|---|---|---|---|---|"]
+        for name in POLICY_ORDER:
+            if name in pol:
+                p = pol[name]
+                rod = "–" if p["return_over_drawdown"] is None else f"{p['return_over_drawdown']:.2f}"
+                lines.append(f"| {name} | {100 * p['mean_return']:+.2f} % | {100 * p['mean_max_drawdown']:.2f} % "
+                             f"| {rod} | {p['exposure_hours']:.0f} |")
     skipped = [(imp.symbol, hour, f"{missing} minutes missing") for imp in report.imports
                for hour, missing in imp.skipped]
     skipped += [(f.symbol, f.hour, f"{f.kind}: {f.reason}") for f in batch.failures]
@@ -226,5 +258,6 @@ def render_summary(report: DemoReport, batch) -> str:
         lines.append("None.")
     s = report.seconds
     lines += ["", "## Timing", "",
-              f"import {s['import']:.1f} s, analysis {s['analysis']:.1f} s, total {s['total']:.1f} s", ""]
+              f"import {s['import']:.1f} s, analysis {s['analysis']:.1f} s, backtest {s.get('backtest', 0.0):.1f} s, "
+              f"total {s['total']:.1f} s", ""]
     return "\n".join(lines)

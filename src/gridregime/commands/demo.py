@@ -47,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
     for sym, ev in report.grid_events.items():
         print(f"{sym}: grid {ev.get('stop', 0)} stops, {ev.get('restart', 0)} restarts, "
               f"{ev.get('reposition', 0)} repositions")
+    if report.backtest is not None:
+        pol = report.backtest.pooled["policies"]
+        print("following each policy (backtest, mean over symbols): " + ", ".join(
+            f"{name} {100 * pol[name]['mean_return']:+.2f} % (max DD {100 * pol[name]['mean_max_drawdown']:.1f} %)"
+            for name in ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "HOLD") if name in pol))
+        print(f"backtest:      {(report.backtest_dir / 'report.md').resolve()}")
     print(f"snapshots:     {report.snapshots.resolve()}")
     print(f"results table: {report.results_table.resolve()}")
     print(f"grid table:    {report.grid_table.resolve()}")
