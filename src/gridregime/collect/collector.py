@@ -267,6 +267,9 @@ class MetricsCollector:
         if not isinstance(lock_timeout, (int, float)) or isinstance(lock_timeout, bool) or lock_timeout <= 0:
             raise InvalidParameterError(f"lock_timeout: expected seconds > 0, got {lock_timeout!r}")
         self._locks = _SymbolLocks(self.root / ".locks", float(lock_timeout))
+        self._outcomes: dict[tuple[str, datetime], tuple[tuple[int, int, int], SymbolOutcome]] = {}
+        self._outcomes_guard = threading.Lock()
+        self.max_remembered = 10_000
 
     # -- public API ------------------------------------------------------------------------------
     def collect(self, trigger_time: object = None, symbols: Sequence[str] = ()) -> CollectReport:
@@ -329,16 +332,48 @@ class MetricsCollector:
         return path.relative_to(self.root).as_posix()
 
     def _read_outcome(self, symbol: str, hour: datetime) -> SymbolOutcome | None:
+        """The outcome in the stored summary; remembered while the file stays the same file."""
         path = summary_path(self.root, symbol, hour)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        key, stamp = (symbol, hour), (st.st_ino, st.st_mtime_ns, st.st_size)
+        known = self._outcomes.get(key)
+        if known is not None and known[0] == stamp:
+            return known[1]
         try:
             text = path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            return SymbolOutcome.from_summary(load_summary(text, path=self._relative(path)))
+            outcome = SymbolOutcome.from_summary(load_summary(text, path=self._relative(path)))
         except (InvalidParameterError, KeyError, TypeError) as exc:
             log.warning("%s: unreadable summary, collecting the hour again: %s", path, exc)
             return None
+        self._remember(key, stamp, outcome)
+        return outcome
+
+    def _remember(self, key: tuple[str, datetime], stamp: tuple[int, int, int], outcome: SymbolOutcome) -> None:
+        with self._outcomes_guard:
+            self._outcomes[key] = (stamp, outcome)
+            while len(self._outcomes) > self.max_remembered:
+                self._outcomes.pop(next(iter(self._outcomes)))
+
+    def stored_report(self, hour: object, symbols: Sequence[str]) -> CollectReport | None:
+        """The answer for (hour, symbols) when every symbol-hour is already collected, else None.
+
+        Cheap (a ``stat`` per symbol once remembered): a server answers repeats with it directly.
+        """
+        t0 = time.perf_counter()
+        hour = to_utc_hour(hour)
+        results = []
+        for symbol in symbols:
+            done = self._read_outcome(validate_symbol(symbol), hour)
+            if done is None:
+                return None
+            results.append(done)
+        return CollectReport(hour, tuple(results), (time.perf_counter() - t0) * 1000.0)
 
     def _collect_one(self, symbol: str, hour: datetime) -> SymbolOutcome:
         done = self._read_outcome(symbol, hour)
@@ -390,12 +425,15 @@ class MetricsCollector:
         collected_at = _collected_at(p1m)
         doc = build_summary(result, step=step, grid_before=grid_before, comparison=comparison, files=files,
                             source=self.source_name, collected_at=collected_at, notes=notes)
-        self.storage.write_summary(symbol, hour, dump_summary(doc))
+        written = self.storage.write_summary(symbol, hour, dump_summary(doc))
         if result.status != "ok":
             log.warning("%s %s: %s: %s", symbol, iso_z(hour), result.status, result.reason)
         # the summary's values are plain scalars that YAML gives back unchanged, so this equals what a
         # repeat reads from the file (the tests compare the two)
-        return SymbolOutcome.from_summary(doc)
+        outcome = SymbolOutcome.from_summary(doc)
+        st = os.stat(written)
+        self._remember((symbol, hour), (st.st_ino, st.st_mtime_ns, st.st_size), outcome)
+        return outcome
 
     def _valid_snapshot(self, symbol: str, hour: datetime, p1m: Path, p1h: Path) -> bool:
         """Both market files already stored and readable (a retry after a crash, or an import)."""

@@ -349,6 +349,9 @@ def create_app(collector: MetricsCollector, settings: ServerSettings | None = No
         return {"status": "ok", "version": __version__}
 
     async def _collect(hour, symbols) -> tuple[int, dict[str, Any]]:
+        stored = collector.stored_report(hour, symbols)  # a repeat: answered without a worker thread
+        if stored is not None:
+            return 200, stored.to_dict()
         task = asyncio.ensure_future(run_in_threadpool(collector.collect_hour, hour, symbols))
         try:
             report: CollectReport = await asyncio.wait_for(asyncio.shield(task), settings.time_budget)
