@@ -255,3 +255,16 @@ def test_missing_ccxt_names_the_extra(monkeypatch):
         open_source("ccxt:binance", name="--source")
     with pytest.raises(InvalidParameterError, match="--source: expected ccxt:EXCHANGE"):
         open_source("ccxt:", name="--source")
+
+
+def test_markets_that_cannot_be_loaded_are_a_source_error(recorded):
+    ex = FakeExchange(recorded)
+
+    def down(reload=False, params=None):
+        raise BadRequest("451 unavailable for legal reasons")
+
+    ex.load_markets = down
+    src, sleeps = source_of(ex)
+    with pytest.raises(SourceDataError, match="cannot list the exchange's markets: BadRequest"):
+        src.has_symbol("ETH-USDT")
+    assert sleeps == []

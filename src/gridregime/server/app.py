@@ -381,6 +381,9 @@ def create_app(collector: MetricsCollector, settings: ServerSettings | None = No
             symbols = collector.check_symbols(raw_symbols)
         except InvalidParameterError as exc:
             raise ApiError(400, "invalid_parameter", str(exc)) from None
+        except GridRegimeError as exc:  # the source could not say which symbols it has
+            log.error("symbols could not be checked: %s", exc)
+            raise ApiError(500, "source_unavailable", "the data source did not answer; see the server log") from None
         if key is None:
             status, payload = await _collect(hour, symbols)
             return JSONResponse(payload, status_code=status)

@@ -166,8 +166,13 @@ class ExchangeSource:
         return f"{base}/{quote}"
 
     def markets(self) -> dict[str, Any]:
+        """The exchange's markets (loaded once); :class:`SourceDataError` when they cannot be loaded."""
         if self._markets is None:
-            self._markets = dict(self._call("load_markets", self.exchange.load_markets) or {})
+            try:
+                self._markets = dict(self._call("load_markets", self.exchange.load_markets) or {})
+            except Exception as exc:  # noqa: BLE001 - any ccxt error becomes a SourceDataError
+                raise SourceDataError(self.name, "load_markets",
+                                      f"cannot list the exchange's markets: {type(exc).__name__}") from None
         return self._markets
 
     def has_symbol(self, symbol: str) -> bool:
