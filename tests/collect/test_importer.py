@@ -120,6 +120,21 @@ def test_minutes_only_history_without_seed(data_dir, tmp_path):
     assert len(snap.hourly) == 4  # 00:00..03:00: less history exists, nothing invented
 
 
+def test_earlier_minutes_seed_the_history_and_later_ones_never_do(data_dir, tmp_path):
+    """Without a history source, a range that starts a day into the minutes gets its hourly history
+    from the source's earlier minutes, and no hour's history holds a bar after that hour."""
+    start = datetime(2021, 4, 20, 12, tzinfo=UTC)
+    import_snapshots(OnlyMinutes(data_dir), "ETH-USDT", start, start + timedelta(hours=3), SnapshotStorage(tmp_path))
+    minutes = read_frame(HALT_1M)
+    for k in range(3):
+        hour = start + timedelta(hours=k)
+        snap = SnapshotReader(tmp_path).load_snapshot("ETH-USDT", hour)
+        ts = snap.hourly.column("ts").to_pylist()
+        assert ts[0] == datetime(2021, 4, 19, tzinfo=UTC) and ts[-1] == hour  # reaches back, never forward
+        expected = resample_hourly(minutes[minutes.index < pd.Timestamp(hour + timedelta(hours=1))])
+        assert_frames_equal(frame_of(snap.hourly), expected)
+
+
 def test_synthetic_import_with_five_decimals_is_lossless(tmp_path):
     src = SyntheticSource(4)  # XRP: base price 0.5, tick 1e-5
     start = datetime(2024, 5, 1, tzinfo=UTC)
