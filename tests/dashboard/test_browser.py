@@ -95,7 +95,8 @@ def test_verdict_ribbon_colours_where_the_data_puts_them(chromium, site_from_tab
     results = pq.read_table(tables["results"]).to_pylist()
     seen = set()
     for symbol in SYMBOLS:
-        verdict = {to_ms(r["hour"]): r["verdict"] for r in results if r["symbol"] == symbol and r["status"] == "ok"}
+        verdict = {to_ms(r["hour"]): r["verdict"] for r in results
+                   if r["symbol"] == symbol and r["status"] == "ok" and not r.get("warming_up")}  # (drawn paler)
         # hours inside runs of one verdict (a bar's edges blend with its neighbours')
         hours = sorted(h for h, v in verdict.items()
                        if verdict.get(h - 3_600_000) == v and verdict.get(h + 3_600_000) == v)

@@ -142,6 +142,7 @@ def _summary(d: D.SymbolData, end_ms: int) -> dict[str, Any]:
         "verdict": v.verdict[i] if i is not None else None,
         "confidence": float(v.columns["confidence"][i]) if i is not None else None,
         "verdict_hour": int(v.hours[i]) if i is not None else None,
+        "warming_up": bool(v.columns["warming_up"][i]) if i is not None else False,
         "price": float(v.columns["price"][i]) if i is not None else None,
         "hours": len(v), "hours_ok": n_ok,
         "shares": {k: (c / n_ok if n_ok else 0.0) for k, c in counts.items()},

@@ -171,7 +171,9 @@ def verdict_series(table: pa.Table, option: str) -> VerdictSeries:
               for s, v in zip(status, verdict)]
     verdict = [v if st == "ok" else None for v, st in zip(verdict, status)]
     cols = {name: _floats(table, name) for name in
-            ("confidence", *SCORE_COLUMNS, "range_lower", "range_upper", "price", "atr")}
+            ("confidence", *SCORE_COLUMNS, "range_lower", "range_upper", "price", "atr", "history_bars")}
+    # hours analysed on less history than the rank windows want (results tables that say so)
+    cols["warming_up"] = np.array([bool(w) for w in _strings(table, "warming_up")], dtype=bool)
     return VerdictSeries(hours, status, verdict, cols)
 
 

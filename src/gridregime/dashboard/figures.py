@@ -163,18 +163,28 @@ def symbol_figure(d: SymbolData) -> dict[str, Any]:
     # -- row 2: verdict ribbon ---------------------------------------------------------------
     verdicts = np.array([x if x is not None else "" for x in v.verdict], dtype=object)
     conf = np.round(v.columns["confidence"], 2)
+    warming = v.columns["warming_up"]
+    bars = v.columns["history_bars"]
     for name in (*VERDICTS, ""):
         idx = np.flatnonzero(verdicts == name)
         if not idx.size:
             continue
         label = name or "no verdict"
-        data.append({"type": "bar", "name": label, "x": v.hours[idx], "y": np.ones(idx.size),
-                     "width": HOUR_MS, "base": 0, "xaxis": "x2", "yaxis": "y2", "legendgroup": "verdict",
-                     "marker": {"color": VERDICT_COLORS.get(name, NO_VERDICT_COLOR), "line": {"width": 0}},
-                     "customdata": conf[idx] if name else None,
-                     "hovertemplate": (f"{label}<br>confidence %{{customdata}}<extra></extra>" if name
-                                       else "no verdict (insufficient data)<extra></extra>"),
-                     "meta": "ribbon:" + label})
+        marker: dict[str, Any] = {"color": VERDICT_COLORS.get(name, NO_VERDICT_COLOR), "line": {"width": 0}}
+        trace = {"type": "bar", "name": label, "x": v.hours[idx], "y": np.ones(idx.size),
+                 "width": HOUR_MS, "base": 0, "xaxis": "x2", "yaxis": "y2",
+                 "marker": marker, "meta": "ribbon:" + label,
+                 "hovertemplate": "no verdict (insufficient data)<extra></extra>"}
+        if name:
+            trace["customdata"] = conf[idx]
+            trace["hovertemplate"] = f"{label}<br>confidence %{{customdata}}<extra></extra>"
+            if warming[idx].any():  # paler, and said so: ranked over less history than configured
+                marker["opacity"] = np.where(warming[idx], 0.45, 1.0)
+                trace["customdata"] = [[c, f"<br>warming up ({int(b)} bars of history)" if w and b == b
+                                        else ("<br>warming up" if w else "")]
+                                       for c, w, b in zip(conf[idx].tolist(), warming[idx], bars[idx])]
+                trace["hovertemplate"] = f"{label}<br>confidence %{{customdata[0]}}%{{customdata[1]}}<extra></extra>"
+        data.append(trace)
 
     # -- row 3: confidence and scores ----------------------------------------------------------
     for col, (name, color) in SCORE_STYLE.items():
@@ -236,6 +246,7 @@ def symbol_figure(d: SymbolData) -> dict[str, Any]:
                    "ticktext": PHASE_LABELS, "fixedrange": True, "gridcolor": "#eeeeee",
                    "title": {"text": "gates", "font": {"size": 11}}},
         "yaxis5": {"overlaying": "y4", "side": "right", "range": [0, 1.02], "fixedrange": True, "showgrid": False,
+                   "tickvals": [0, 0.5, 1], "tickformat": ".0%",
                    "title": {"text": "readiness", "font": {"size": 11}}, "anchor": "x4"},
     }
     return {"data": data, "layout": layout, "meta": meta}
