@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from gridregime.analysis.result import RegimeResult
 from gridregime.bars import aggregate_hourly
 from gridregime.cli import main
 from gridregime.collect import ParquetDirSource
@@ -16,7 +17,7 @@ from gridregime.collect.collector import MetricsCollector, closed_hour
 from gridregime.collect.summary import SUMMARY_KEYS
 from gridregime.errors import InvalidParameterError
 from gridregime.grid.supervisor import ROW_COLUMNS
-from gridregime.service import RegimeAnalysisService
+from gridregime.service import RegimeAnalysisService, result_row
 from gridregime.snapshot import SnapshotReader, read_market_file
 from gridregime.snapshot.paths import analysis_path, market_path, summary_path
 
@@ -168,6 +169,10 @@ def test_unknown_and_path_like_symbols_are_refused(collector):
         collector.collect_hour(datetime.now(UTC).replace(minute=0, second=0, microsecond=0), [SYMBOL])
 
 
+def doc_gaps(root, hour) -> int:
+    return yaml.safe_load(summary_path(root, SYMBOL, hour).read_text())["data_quality"]["hourly_gaps"]
+
+
 def test_live_collection_equals_batch_replay_over_72_hours(collector, tmp_path, capsys):
     """72 triggers, one per hour (three of them during an exchange halt), against one batch run."""
     hours = [START + timedelta(hours=k) for k in range(72)]
@@ -185,20 +190,38 @@ def test_live_collection_equals_batch_replay_over_72_hours(collector, tmp_path, 
     results = pq.read_table(out).to_pylist()
     grid = pq.read_table(grid_out).to_pylist()
     assert [r["hour"] for r in results] == [r["hour"] for r in grid] == collected
-    reader = SnapshotReader(collector.root)
     for row, grow in zip(results, grid):
         h = row["hour"]
-        stored = reader.load_analysis(SYMBOL, h)
-        assert stored["verdict"] == row["verdict"] == live[h].verdict
-        assert stored["scores"]["trend"] == pytest.approx(row["trend_score"], abs=1e-6)
-        assert stored["confidence"] == pytest.approx(row["confidence"], abs=1e-6)
+        # the live results table row: from the analysis file the trigger wrote
+        live_row = result_row(RegimeResult.from_json(analysis_path(collector.root, SYMBOL, h).read_bytes()))
+        assert live_row.keys() == row.keys()
+        for key, want in row.items():
+            if key == "history_bars" and live_row[key] != want:
+                # A snapshot's 1h file holds a time window of history_hours hours (hourly gaps make
+                # fewer bars); the batch path counts the last history_hours bars of its merged series.
+                # They differ only after a gap inside the window, and only in this count.
+                assert live_row[key] < want and doc_gaps(collector.root, h), (h, key)
+                continue
+            if isinstance(want, float):
+                assert live_row[key] == pytest.approx(want, rel=1e-6, abs=1e-6), (h, key)
+            else:
+                assert live_row[key] == want, (h, key)
+        assert live[h].verdict == row["verdict"]
+        # the live grid state: from the YAML summary the trigger wrote
         doc = yaml.safe_load(summary_path(collector.root, SYMBOL, h).read_text())
-        assert doc["gates"]["phase"] == grow["gate_phase"] == live[h].gate_phase
-        assert doc["grid"]["enabled"] == grow["grid_enabled"]
-        assert doc["grid"].get("version") == grow["grid_version"]
-        assert (doc["recommendation"] or {}).get("action") == grow["action"]
+        g, gates, rec = doc["grid"], doc["gates"], doc["recommendation"] or {}
+        assert gates["phase"] == grow["gate_phase"] == live[h].gate_phase
+        assert gates["hours_stopped"] == grow["hours_stopped"]
+        assert gates["readiness"] == pytest.approx(grow["readiness"], abs=1e-4)
+        assert rec.get("action") == grow["action"] and rec.get("actionable", False) == grow["actionable"]
+        assert g["enabled"] == grow["grid_enabled"] and g.get("mode") == grow["grid_mode"]
+        assert g.get("version") == grow["grid_version"]
+        if "grid_levels" in grow:
+            assert g.get("levels") == grow["grid_levels"]
+            assert (g.get("allocation") is None) == (grow["grid_allocation"] is None)
+        for ours, theirs in ((g.get("lower"), grow["grid_lower"]), (g.get("upper"), grow["grid_upper"])):
+            assert (ours is None) == (theirs is None) and (ours is None or ours == pytest.approx(theirs, abs=1e-6))
         assert doc["events"] == [e for e in grow["events"].split(",") if e]
-        assert doc["gates"]["readiness"] == pytest.approx(grow["readiness"], abs=1e-4)
     assert set(ROW_COLUMNS) <= set(grid[0])
 
 
