@@ -225,3 +225,31 @@ def test_the_server_refuses_to_bind_beyond_loopback_without_a_token(tmp_path, da
                            "--source", f"parquet:{data_dir}", "--token-env", "GR_NOT_SET_ANYWHERE"],
                           capture_output=True, text=True, timeout=60, env=env, check=False)
     assert proc.returncode == 2 and "--token-env" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--port", "http"], "--port"),
+    (["--port", "70000"], "--port"),
+    (["--prefix", "webhook"], "--prefix"),
+    (["--time-budget", "0"], "--time-budget"),
+    (["--max-body", "10"], "--max-body"),
+    (["--hmac-env", "GR_NOT_SET_ANYWHERE"], "--hmac-env"),
+    (["--source", "nosuch:x"], "--source"),
+])
+def test_serve_bad_options_exit_2_naming_the_option(argv, option, tmp_path, data_dir, capsys, monkeypatch):
+    from gridregime.cli import main
+
+    monkeypatch.delenv("GRIDREGIME_TOKEN", raising=False)
+    base = {"--root": str(tmp_path / "s"), "--source": f"parquet:{data_dir}"}
+    base.update(dict(zip(argv[::2], argv[1::2])))
+    rc = main(["serve", *[x for kv in base.items() for x in kv]])
+    assert rc == 2 and f"error: {option}:" in capsys.readouterr().err
+
+
+def test_a_short_token_is_refused(tmp_path, data_dir, capsys, monkeypatch):
+    from gridregime.cli import main
+
+    monkeypatch.setenv("GRIDREGIME_TOKEN", "short")
+    rc = main(["serve", "--root", str(tmp_path / "s"), "--source", f"parquet:{data_dir}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--token-env: the secret in GRIDREGIME_TOKEN must be at least 16 characters" in err

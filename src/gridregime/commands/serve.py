@@ -65,10 +65,10 @@ def _int(text: str, option: str, low: int, high: int) -> int:
 
 def _secret(option: str, name: str | None, default: str | None) -> str | None:
     if name is None:
-        if default is None:
+        if default is None or not os.environ.get(default):
             return None
-        return os.environ.get(default) or None
-    if not name or not name.replace("_", "").isalnum():
+        name = default
+    elif not name or not name.replace("_", "").isalnum():
         raise InvalidParameterError(f"{option}: expected an environment variable name, got {name!r}")
     value = os.environ.get(name)
     if not value:
