@@ -237,3 +237,11 @@ def test_missing_libraries_say_how_to_install(monkeypatch, dash_store, tmp_path)
     with pytest.raises(InvalidParameterError):  # parameters are still checked by the library API
         monkeypatch.undo()
         build_dashboard(dash_store, [], START, END, tmp_path / "site")
+
+
+def test_analysis_in_worker_processes_gives_the_same_site(dash_store, site_from_store, tmp_path):
+    report = build_dashboard(dash_store, SYMBOLS, START, END, tmp_path / "site", workers=2)
+    for symbol in SYMBOLS:
+        a, b = _read(site_from_store.pages[symbol]), _read(report.pages[symbol])
+        assert figure(a) == figure(b)
+        assert re.findall(r"<tbody>.*?</tbody>", a, re.S) == re.findall(r"<tbody>.*?</tbody>", b, re.S)

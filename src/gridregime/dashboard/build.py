@@ -225,7 +225,7 @@ def build_dashboard(root: str | os.PathLike, symbols: Sequence[str], start: Any,
     reader = SnapshotReader(root)
     notes: list[str] = []
 
-    stored = {s: reader.hours(s, start, end) for s in symbols}
+    stored = D.stored_hours(root, symbols, start, end)
     empty = [s for s, h in stored.items() if not h]
     if empty:
         raise InvalidParameterError(
@@ -244,7 +244,7 @@ def build_dashboard(root: str | os.PathLike, symbols: Sequence[str], start: Any,
     if results_tables is None or grid_tables is None:
         own = D.run_analysis(root, symbols, start, end, config=config, workers=workers, progress=progress)
         if results_tables is None:
-            results_tables = D.split_by_symbol(own.results, "results", symbols, start_ms, end_ms)
+            results_tables = D.split_by_symbol(own.results_table(), "results", symbols, start_ms, end_ms)
         if grid_tables is None:
             grid_tables = {s: D.grid_rows_table(own.grid_rows.get(s, [])) for s in symbols}
 
@@ -269,7 +269,7 @@ def build_dashboard(root: str | os.PathLike, symbols: Sequence[str], start: Any,
             events = D.events_from_table(gtable, grid_series, verdicts, reader, s)
         else:
             events = []
-        hourly, minute = D.load_candles(reader, s, start, end, MINUTE_HOURS)
+        hourly, minute = D.load_candles(reader, s, start, stored[s], MINUTE_HOURS)
         datas.append(D.SymbolData(
             symbol=s, verdicts=verdicts, grid=grid_series, events=events, hourly=hourly, minute=minute,
             equity=equity.get(s, {}), time_floor_hours=gate_config.for_symbol(s).min_hours_stopped,

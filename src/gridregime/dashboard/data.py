@@ -268,23 +268,26 @@ def _score_lines(v: VerdictSeries, i: int) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class OwnRun:
-    """Results and supervised grid of an analysis run here."""
+    """Results (table rows) and supervised grid of an analysis run here."""
 
-    results: pa.Table
+    rows: list[dict[str, Any]]
     grid_rows: dict[str, list[dict[str, Any]]]
     events: dict[str, list[GridEvent]]
 
+    def results_table(self) -> pa.Table:
+        from gridregime.service import RESULT_TABLE_SCHEMA
 
-def run_analysis(root: Path, symbols: Sequence[str], start: datetime, end: datetime, *, config: Any,
-                 workers: int, progress: bool) -> OwnRun:
-    """Analyse the store and drive the grid supervisor hour by hour (as ``gridregime batch --grid-out``)."""
+        return pa.Table.from_pylist(self.rows, schema=RESULT_TABLE_SCHEMA)
+
+
+def _analyse(root: str, symbols: Sequence[str], start: datetime, end: datetime, config: Any, workers: int,
+             progress: bool) -> OwnRun:
+    """Analyse ``symbols`` and supervise each one's grid hour by hour (top-level: spawn-safe)."""
     from gridregime import service as service_module
+    from gridregime.grid.inputs import market_state_from_result
     from gridregime.grid.supervisor import GridSupervisor
 
     start_enabled = getattr(service_module, "SUPERVISE_START_ENABLED", True)  # as the batch run starts
-
-    from gridregime.grid.inputs import market_state_from_result
-
     service = service_module.RegimeAnalysisService(root, config)
     # Supervised here rather than by the batch (supervise=True): the batch's rows do not keep the
     # reasons and gate conditions the hover texts show, the steps do. Same inputs, same steps.
@@ -316,7 +319,34 @@ def run_analysis(root: Path, symbols: Sequence[str], start: datetime, end: datet
                 evs.append(GridEvent(hour_ms, e.kind, e.reason, lines, float(step.market.price)))
         grid_rows[symbol] = rows
         events[symbol] = evs
-    return OwnRun(batch.to_table(), grid_rows, events)
+    return OwnRun(batch.rows, grid_rows, events)
+
+
+def run_analysis(root: Path, symbols: Sequence[str], start: datetime, end: datetime, *, config: Any,
+                 workers: int, progress: bool) -> OwnRun:
+    """Analyse the store and drive the grid supervisor hour by hour (as ``gridregime batch --grid-out``).
+
+    With several workers and symbols, each worker process analyses and supervises whole symbols,
+    so the (sequential, per-symbol) supervision runs in parallel too and only table rows and
+    events travel back. Otherwise the batch splits the work itself (over time chunks).
+    """
+    if workers == 1 or len(symbols) == 1:
+        return _analyse(str(root), symbols, start, end, config, workers, progress)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    out = OwnRun([], {}, {})
+    with ProcessPoolExecutor(max_workers=min(workers, len(symbols)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_analyse, str(root), [s], start, end, config, 1, False) for s in symbols]
+        for fut in tqdm(futures, desc="analysing", unit="symbol", disable=not progress, leave=False):
+            part = fut.result()  # in symbol order
+            out.rows.extend(part.rows)
+            out.grid_rows.update(part.grid_rows)
+            out.events.update(part.events)
+    return out
 
 
 def grid_rows_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -392,15 +422,38 @@ def _empty_bars() -> dict[str, np.ndarray]:
     return {k: np.zeros(0, dtype=np.int64 if k == "ts" else np.float64) for k in ("ts", "open", "high", "low", "close")}
 
 
-def load_candles(reader: Any, symbol: str, start: datetime, end: datetime,
+def stored_hours(root: Path, symbols: Sequence[str], start: datetime, end: datetime) -> dict[str, list[datetime]]:
+    """Per symbol, the hours from ``start`` to ``end`` whose directory holds both market files.
+
+    One listing per hour directory for all symbols (``SnapshotReader.hours`` lists every directory
+    once per symbol).
+    """
+    from gridregime.snapshot.paths import hour_dir, market_file_name
+
+    want = {s: (market_file_name(s, "1m"), market_file_name(s, "1h")) for s in symbols}
+    out: dict[str, list[datetime]] = {s: [] for s in symbols}
+    hour = start
+    while hour <= end:
+        try:
+            names = set(os.listdir(hour_dir(root, hour)))
+        except (FileNotFoundError, NotADirectoryError):
+            names = set()
+        for s, (m, h) in want.items():
+            if m in names and h in names:
+                out[s].append(hour)
+        hour += HOUR
+    return out
+
+
+def load_candles(reader: Any, symbol: str, start: datetime, hours: Sequence[datetime],
                  minute_hours: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Hourly bars from ``start`` to ``end`` and minute bars of the last ``minute_hours`` stored hours.
+    """Hourly bars from ``start`` to the last of the stored ``hours`` and minute bars of the last
+    ``minute_hours`` of them.
 
     Reads the 1m files of those last hours and as few 1h files as cover the span (normally one).
     """
     from gridregime.bars import slice_time, ts_ms
 
-    hours = reader.hours(symbol, start, end)
     if not hours:
         return _empty_bars(), _empty_bars()
     last = hours[-1]
