@@ -140,12 +140,21 @@ def load_test(work: Path, symbols: list[str], hours: int, requests: int, concurr
                 return lat, errors, time.perf_counter() - t0
 
         lat, errors, wall = asyncio.run(run())
+        # one request at a time: the latency of a single call, without queueing
+        seq = []
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+            for body in bodies[:200]:
+                t0 = time.perf_counter()
+                r = client.post("/webhook/collect", json=body)
+                seq.append((time.perf_counter() - t0) * 1000)
+                errors += r.status_code != 200
     finally:
         proc.kill()
         proc.wait(timeout=10)
     return {"requests": requests, "concurrency": concurrency, "errors": errors,
             "p50_ms": _percentile(lat, 50), "p99_ms": _percentile(lat, 99), "max_ms": max(lat),
-            "throughput_rps": requests / wall}
+            "throughput_rps": requests / wall, "sequential_p50_ms": _percentile(seq, 50),
+            "sequential_p99_ms": _percentile(seq, 99)}
 
 
 def main(argv=None) -> int:
@@ -174,6 +183,8 @@ def main(argv=None) -> int:
             print(f"load test: {lt['requests']} requests, {lt['concurrency']} in flight, hours stored: "
                   f"p50 {lt['p50_ms']:.1f} ms, p99 {lt['p99_ms']:.1f} ms, max {lt['max_ms']:.1f} ms, "
                   f"{lt['throughput_rps']:.0f} req/s, errors {lt['errors']}")
+            print(f"one request at a time (200): p50 {lt['sequential_p50_ms']:.2f} ms, "
+                  f"p99 {lt['sequential_p99_ms']:.2f} ms")
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if not own:
