@@ -99,6 +99,11 @@ typedef struct {
     const double *prices, *qty;
     double budget, fee, min_notional;
     int path;
+    /* size_to_equity: a grid never commits more than the account's equity (see the wrapper);
+     * lot: quantity step of the scaled slots (0: none); qwork: room for the largest slot count */
+    int size_to_equity;
+    double lot;
+    double *qwork;
     /* 3 * gr_bits_words(largest slot count) words */
     uint64_t *work;
     /* per bar and per segment outputs, caller-allocated */
@@ -275,6 +280,21 @@ static inline void gr_gridsim_run(gr_gridsim *sim)
         g.P = sim->prices + sim->level_off[k];
         g.Q = sim->qty + sim->slot_off[k];
         g.S = sim->level_off[k + 1] - sim->level_off[k] - 1;
+        if (sim->size_to_equity) {
+            /* a grid worth more (at its buy prices) than the equity at the open is scaled down */
+            double p0 = sim->open[s], eq = g.cash + g.base * p0, alloc = 0.0;
+            for (int64_t j = 0; j < g.S; j++)
+                if (g.Q[j] > 0.0) alloc += g.Q[j] * g.P[j];
+            if (alloc > 0.0 && eq < alloc) {
+                double f = eq > 0.0 ? eq / alloc : 0.0;
+                for (int64_t j = 0; j < g.S; j++) {
+                    double q = g.Q[j] * f;
+                    if (sim->lot > 0.0) q = floor(q / sim->lot + 1e-9) * sim->lot;
+                    sim->qwork[j] = (q > 0.0 && q * g.P[j] >= sim->min_notional) ? q : 0.0;
+                }
+                g.Q = sim->qwork;
+            }
+        }
         g.nw = gr_bits_words(g.S);
         g.wait = sim->work;
         g.hold = sim->work + g.nw;

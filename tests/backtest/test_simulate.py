@@ -89,3 +89,29 @@ def test_hold_buys_at_the_first_decision_and_marks_every_hour():
     eq = hold_equity(bars, 1000.0, 0.001)
     qty = 1000.0 * 0.999 / 100.0
     assert eq[0] == 1000.0 and eq[1] == pytest.approx(qty * 100.0) and eq[2] == pytest.approx(qty * 120.0)
+
+
+def test_grids_are_sized_to_what_the_account_still_has():
+    """Every hour the price halves (four falling bars) and a policy runs a full-budget grid over the
+    hour's fall, closing it at the bottom: about a quarter of the grid is lost each hour. Without
+    sizing eight such hours lose more than the budget; sized to equity, each grid is scaled down,
+    the account shrinks geometrically and never goes below zero."""
+    n, per = 9, 4
+    opens = []
+    for k in range(n):
+        top = 100.0 * 0.5 ** k
+        opens += [top * (1 - 0.125 * j) for j in range(per)]  # top, 0.875, 0.75, 0.625 of it
+    o = np.array(opens)
+    c = np.r_[o[1:], o[-1] * 0.8]  # each bar closes where the next opens; the hour ends at half
+    h, lo = np.maximum(o, c), np.minimum(o, c)
+    start = np.arange(0, n * per + 1, per, dtype=np.int64)
+    bars = Bars(o, h, lo, c, start, 0.0, 0.0, False)
+    wishes = [GridSpec(50.0 * 0.5 ** k, 100.0 * 0.5 ** k * 1.0001, 9, 1000.0) for k in range(1, n)] + [None]
+    wishes = [None] + wishes[:-1]  # decided after hour k-1: runs over hour k's fall
+    run = run_policy("X", bars, wishes, Exchange(fee=0.0, min_notional=0.0), 1000.0)
+    assert run.equity.min() > 0.0
+    losses = -np.diff(run.equity[1:])
+    assert losses.min() > 0.0  # it loses every hour ...
+    ratios = run.equity[2:] / run.equity[1:-1]
+    assert ratios.max() - ratios.min() < 0.05  # ... about the same share each time: the grids shrink with it
+    assert losses.sum() < 1000.0  # (the same grids unsized lose more than the budget)

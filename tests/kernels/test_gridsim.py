@@ -6,6 +6,8 @@ gridregime.kernels.gridsim, never taken from the simulator's output.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -264,6 +266,39 @@ def test_inactive_slots_never_trade():
     assert res.cash == pytest.approx(1000.0 + 0.1 * (150 - 100))
 
 
+@pytest.mark.parametrize("path", PATH_MODES)
+def test_size_to_equity_scales_a_grid_worth_more_than_the_account(path):
+    # A 400-quote grid (100 per slot) run by an account of 250: quantities scaled by 250 / 400,
+    # rounded down to the 0.001 lot; a fall through the grid then buys every (scaled) slot.
+    slots = grid_slots(100, 104, 5, allocation=400.0, min_notional=0.0)
+    down = [(104.5 - k, 104.5 - k, 103.5 - k, 103.5 - k) for k in range(5)]
+    o, h, l, c = bars(down)
+    res = simulate_grids(o, h, l, c, [Segment(0, 5, slots, close_at_end=False)], budget=250.0, fee=0.0, path=path,
+                         size_to_equity=True, lot=0.001, min_notional=0.0)
+    scaled = [math.floor(100 / p * 0.625 / 0.001 + 1e-9) * 0.001 for p in (100, 101, 102, 103)]
+    assert res.base[-1] == pytest.approx(sum(scaled), rel=1e-12)
+    spent = sum(q * p for q, p in zip(scaled, (100, 101, 102, 103)))
+    assert spent <= 250.0 and res.cash == pytest.approx(250.0 - spent, rel=1e-12)
+    assert res.cash >= 0.0
+    # without sizing the same account borrows: cash goes negative
+    unsized = simulate_grids(o, h, l, c, [Segment(0, 5, slots, close_at_end=False)], budget=250.0, fee=0.0, path=path)
+    assert unsized.cash == pytest.approx(250.0 - 400.0, rel=1e-12)
+    # an account worth more than the grid trades it unscaled
+    rich = simulate_grids(o, h, l, c, [Segment(0, 5, slots, close_at_end=False)], budget=1000.0, fee=0.0, path=path,
+                          size_to_equity=True, lot=0.001, min_notional=0.0)
+    assert rich.base[-1] == pytest.approx(sum(slots.qty), rel=1e-12)
+
+
+def test_size_to_equity_deactivates_slots_below_the_minimum_and_stops_when_equity_is_gone():
+    slots = grid_slots(100, 104, 5, allocation=400.0, min_notional=0.0)
+    down = [(104.5 - k, 104.5 - k, 103.5 - k, 103.5 - k) for k in range(5)]
+    o, h, l, c = bars(down)
+    # 40 of equity against 400: 10 quote a slot, below a 12 minimum: nothing can trade
+    res = simulate_grids(o, h, l, c, [Segment(0, 5, slots, close_at_end=False)], budget=40.0, fee=0.0, size_to_equity=True,
+                         min_notional=12.0)
+    assert res.fills == 0 and res.base[-1] == 0.0 and res.cash == 40.0
+
+
 # --- the compiled simulator against its slow twin ---------------------------------------------
 
 
@@ -334,6 +369,10 @@ def test_property_simulator_equals_slow_twin(seed, n, path, levels, carry_share,
     o, h, l, c = random_bars(rng, n, tick=tick)
     segs = random_segments(rng, o, levels, carry_share)
     kw = {"budget": 2000.0, "fee": 0.00075, "path": path, "min_notional": 5.0}
+    assert_same(simulate_grids(o, h, l, c, segs, **kw), slow.simulate_grids(o, h, l, c, segs, **kw))
+    # sized to equity (a small account, so grids are often scaled), with and without a lot step
+    kw = {"budget": float(rng.choice([300.0, 900.0])), "fee": 0.00075, "path": path, "min_notional": 5.0,
+          "size_to_equity": True, "lot": float(rng.choice([0.0, 0.01]))}
     assert_same(simulate_grids(o, h, l, c, segs, **kw), slow.simulate_grids(o, h, l, c, segs, **kw))
 
 

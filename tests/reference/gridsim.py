@@ -8,6 +8,8 @@ the kernel, so that sums are formed in the same order.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 WAIT, HOLD = "wait", "hold"
@@ -58,7 +60,7 @@ def _rising_leg(acct, state, prices, qty, to):
 
 
 def simulate_grids(open, high, low, close, segments, *, budget=1000.0, fee=0.00075,
-                   path="pessimistic", min_notional=5.0) -> dict:
+                   path="pessimistic", min_notional=5.0, size_to_equity=False, lot=0.0) -> dict:
     o = [float(v) for v in open]
     h = [float(v) for v in high]
     lo = [float(v) for v in low]
@@ -83,6 +85,21 @@ def simulate_grids(open, high, low, close, segments, *, budget=1000.0, fee=0.000
         acct.fees_segment = 0.0
         prices = [float(p) for p in seg.slots.prices]
         qty = [float(q) for q in seg.slots.qty]
+        if size_to_equity:
+            equity_now = acct.cash + acct.base * o[seg.start]
+            alloc = 0.0
+            for j in range(len(qty)):
+                if qty[j] > 0.0:
+                    alloc += qty[j] * prices[j]
+            if alloc > 0.0 and equity_now < alloc:
+                f = equity_now / alloc if equity_now > 0.0 else 0.0
+                scaled = []
+                for j in range(len(qty)):
+                    q = qty[j] * f
+                    if lot > 0.0:
+                        q = math.floor(q / lot + 1e-9) * lot
+                    scaled.append(q if q > 0.0 and q * prices[j] >= min_notional else 0.0)
+                qty = scaled
         # state[j] is None for an inactive slot
         state = [None] * len(qty)
         p = o[seg.start]

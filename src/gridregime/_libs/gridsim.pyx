@@ -36,6 +36,9 @@ cdef extern from "gridregime/gridsim.h" nogil:
         double fee
         double min_notional
         int path
+        int size_to_equity
+        double lot
+        double *qwork
         uint64_t *work
         double *equity
         double *base
@@ -54,19 +57,24 @@ def simulate_grids(const f8[::1] open, const f8[::1] high, const f8[::1] low, co
                    const int64_t[::1] seg_start, const int64_t[::1] seg_end, const uint8_t[::1] seg_close,
                    const int64_t[::1] level_off, const int64_t[::1] slot_off,
                    const f8[::1] prices, const f8[::1] qty,
-                   f8 budget, f8 fee, int path, f8 min_notional):
+                   f8 budget, f8 fee, int path, f8 min_notional, bint size_to_equity=False, f8 lot=0.0):
     """(equity, base, cash, fills, fees, seg_fills, seg_fees, seg_pnl, seg_traded).
 
     Segment k runs over bars [seg_start[k], seg_end[k]) with the levels
     ``prices[level_off[k]:level_off[k + 1]]`` and the slot quantities ``qty[slot_off[k]:]``
     (one fewer than its levels); ``seg_close[k]`` liquidates at its last close. ``path`` is
-    PESSIMISTIC or OHLC. O(n + levels) plus O(log L + L / 64) per bar with fills.
+    PESSIMISTIC or OHLC. ``size_to_equity`` scales a segment's quantities down (to ``lot``
+    steps) when its notional exceeds the equity at its open. O(n + levels) plus
+    O(log L + L / 64) per bar with fills.
     """
     cdef idx_t n = open.shape[0], nseg = seg_start.shape[0], k
-    cdef int64_t words = 1
+    cdef int64_t words = 1, slots = 1
     cdef gr_gridsim sim
     for k in range(nseg):
         words = max(words, gr_bits_words(level_off[k + 1] - level_off[k] - 1))
+        slots = max(slots, level_off[k + 1] - level_off[k] - 1)
+    qwork = np.zeros(slots, dtype=np.float64)
+    cdef f8[::1] qwork_v = qwork
     equity = np.empty(n, dtype=np.float64)
     base = np.empty(n, dtype=np.float64)
     seg_fills = np.zeros(nseg, dtype=np.int64)
@@ -97,6 +105,9 @@ def simulate_grids(const f8[::1] open, const f8[::1] high, const f8[::1] low, co
     sim.fee = fee
     sim.min_notional = min_notional
     sim.path = path
+    sim.size_to_equity = 1 if size_to_equity else 0
+    sim.lot = lot
+    sim.qwork = &qwork_v[0]
     sim.work = &work_v[0]
     sim.equity = &eq_v[0] if n else &dummy
     sim.base = &base_v[0] if n else &dummy

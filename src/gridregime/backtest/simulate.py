@@ -118,8 +118,10 @@ def run_policy(name: str, bars: Bars, wishes: Sequence[GridSpec | None], exchang
         return s
 
     segs, specs = _segments(bars, wishes, slots_of)
+    # Grids are sized to the account: after losses a grid of the budget's size is scaled down, never
+    # run on borrowed money (a months-long run would otherwise go below zero).
     sim = simulate_grids(bars.open, bars.high, bars.low, bars.close, segs, budget=budget, fee=exchange.fee,
-                         path=exchange.path, min_notional=exchange.min_notional)
+                         path=exchange.path, min_notional=exchange.min_notional, size_to_equity=True, lot=bars.lot)
     n_bars = len(bars.close)
     ends = bars.hour_start[1:] - 1
     # hours with no bars keep the previous hour's value (their "last bar" belongs to an earlier hour)

@@ -59,6 +59,11 @@ starting at bar 0 the reference is ``cash + base * open[0]``, which is ``budget`
 be held before the first bar), so the gap from the previous close to the open belongs to the
 segment.
 
+*Sizing* (``size_to_equity=True``): at a segment's open, when its active slots are worth more
+(``sum(Q[j] * P[j])``) than the equity ``cash + base * open[start]``, every quantity is scaled by
+equity / worth, rounded down to the ``lot`` step, and slots then below ``min_notional`` go
+inactive, so that an account that lost money never trades on borrowed funds.
+
 Complexity: O(n + total levels); a bar without fills costs O(1) whatever the number of
 levels, a bar with fills O(log L + L / 64 + fills) (bit sets of WAITING and HOLDING slots).
 """
@@ -388,6 +393,8 @@ def simulate_grids(
     fee: float = 0.00075,
     path: str = "pessimistic",
     min_notional: float = 5.0,
+    size_to_equity: bool = False,
+    lot: float = 0.0,
 ) -> SimulationResult:
     """Run one account through ``segments`` of grid trading over OHLC bars.
 
@@ -408,6 +415,14 @@ def simulate_grids(
         Intra-bar path (see the module docstring).
     min_notional : float
         Smallest notional (>= 0) of an opening rebalance; smaller differences are not traded.
+    size_to_equity : bool
+        A grid never commits more than the account has: when a segment's slots are worth more
+        (quantity times buy price, summed) than the equity at its open, every quantity is scaled
+        by equity / worth, rounded down to ``lot``, and slots below ``min_notional`` go inactive
+        (none trade once equity is gone). Without it grids keep their size whatever was lost,
+        which over long runs means borrowing.
+    lot : float
+        Quantity step (>= 0; 0: none) of the scaled quantities.
 
     Returns
     -------
@@ -433,10 +448,13 @@ def simulate_grids(
     if not isinstance(path, str) or path not in _PATH_CODES:
         raise InvalidParameterError(f"path: expected one of {PATH_MODES}, got {path!r}")
     min_notional = _non_negative("min_notional", min_notional)
+    lot = _non_negative("lot", lot)
+    if not isinstance(size_to_equity, (bool, np.bool_)):
+        raise InvalidParameterError(f"size_to_equity: expected true or false, got {size_to_equity!r}")
     seg_start, seg_end, seg_close, level_off, slot_off, prices, qty = _flatten(segments, n)
     equity, base, cash, fills, fees, seg_fills, seg_fees, seg_pnl, seg_traded = _gridsim.simulate_grids(
         o, h, lo, c, seg_start, seg_end, seg_close, level_off, slot_off, prices, qty,
-        budget, fee, _PATH_CODES[path], min_notional)
+        budget, fee, _PATH_CODES[path], min_notional, bool(size_to_equity), lot)
     return SimulationResult(
         equity=equity, base=base, cash=float(cash), fills=int(fills), fees=float(fees),
         seg_fills=seg_fills, seg_fees=seg_fees, seg_pnl=seg_pnl, seg_traded=seg_traded,
