@@ -53,6 +53,9 @@ def test_demo_writes_snapshots_table_and_summary(demo):
     # the backtest ran over the same symbols and hours, and its report is on disk
     assert demo.backtest is not None and {o.symbol for o in demo.backtest.outcomes} == {"ETH-USDT", "BTC-USDT"}
     assert {p.name for p in demo.backtest_dir.iterdir()} >= {"report.md", "report.json", "hours.parquet", "equity.parquet"}
+    # and the dashboard was built from the same files (the test extra brings plotly and jinja2)
+    assert demo.dashboard is not None and demo.dashboard.index.is_file()
+    assert set(demo.dashboard.pages) >= {"ETH-USDT", "BTC-USDT"} and "Dashboard:" in text
 
 
 def test_demo_rerun_reuses_the_immutable_snapshots(demo, data_dir, monkeypatch):

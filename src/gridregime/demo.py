@@ -11,6 +11,7 @@ hour from the stored files (one pass per symbol, in parallel), and writes:
                           hour by hour (no grid until the first ENABLE_GRID); its state persists in ``OUT/grid_state``;
 - ``OUT/backtest/``       the backtest of the same hours (:mod:`gridregime.backtest`): every policy
                           simulated on the 1m bars, ``report.md``, ``report.json`` and Parquet tables;
+- ``OUT/dashboard/``      the static site (``index.html``; needs the ``dashboard`` extra);
 - ``OUT/summary.md``      verdict distribution, skipped hours with reasons, forward range-hold, and
                           what a grid trader would have earned by following each policy.
 
@@ -28,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 import pyarrow as pa
 
-from gridregime.errors import InvalidParameterError
+from gridregime.errors import GridRegimeError, InvalidParameterError
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR, iso_z
 
@@ -63,6 +64,8 @@ class DemoReport:
     seconds: dict[str, float] = field(default_factory=dict)
     backtest: Any = None  # BacktestResult
     backtest_dir: Path | None = None
+    dashboard: Any = None  # DashboardReport, None when the dashboard extra is missing
+    dashboard_error: str | None = None
 
 
 def _import_one(symbol: str, days: int, root: str, progress: bool) -> SymbolImport:
@@ -178,11 +181,30 @@ def run_demo(out: str | Path = "gridregime-demo", *, symbols: Sequence[str] = DE
     if backtest is not None:
         write_report(backtest, backtest_dir)
     seconds["backtest"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    dashboard = None
+    try:
+        from gridregime.dashboard import build_dashboard
+    except ImportError:  # the dashboard extra is not installed: the rest of the demo still stands
+        build_dashboard = None
+    if build_dashboard is not None:
+        try:
+            dashboard = build_dashboard(root, symbols, start, end, out / "dashboard", results=table_path,
+                                        grid=grid_path, backtest=backtest_dir if backtest is not None else None)
+        except GridRegimeError as exc:  # e.g. plotly or jinja2 missing: say so, keep the rest
+            dashboard_error = str(exc)
+        else:
+            dashboard_error = None
+    else:
+        dashboard_error = 'the dashboard needs the dashboard extra: pip install "gridregime[dashboard]"'
+    seconds["dashboard"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
 
     summary_path = out / "summary.md"
     report = DemoReport(out, root, table_path, grid_path, summary_path, imports, batch.summary(), holds,
-                        batch.grid_events(), seconds, backtest, backtest_dir if backtest is not None else None)
+                        batch.grid_events(), seconds, backtest, backtest_dir if backtest is not None else None,
+                        dashboard, dashboard_error)
     from gridregime._atomic import atomic_write_text
 
     atomic_write_text(summary_path, render_summary(report, batch))
@@ -246,6 +268,10 @@ def render_summary(report: DemoReport, batch) -> str:
                 rod = "–" if p["return_over_drawdown"] is None else f"{p['return_over_drawdown']:.2f}"
                 lines.append(f"| {name} | {100 * p['mean_return']:+.2f} % | {100 * p['mean_max_drawdown']:.2f} % "
                              f"| {rod} | {p['exposure_hours']:.0f} |")
+    if report.dashboard is not None:
+        lines += ["", f"Dashboard: `{report.dashboard.index}`"]
+    elif report.dashboard_error:
+        lines += ["", f"Dashboard not built: {report.dashboard_error}"]
     skipped = [(imp.symbol, hour, f"{missing} minutes missing") for imp in report.imports
                for hour, missing in imp.skipped]
     skipped += [(f.symbol, f.hour, f"{f.kind}: {f.reason}") for f in batch.failures]
@@ -259,5 +285,5 @@ def render_summary(report: DemoReport, batch) -> str:
     s = report.seconds
     lines += ["", "## Timing", "",
               f"import {s['import']:.1f} s, analysis {s['analysis']:.1f} s, backtest {s.get('backtest', 0.0):.1f} s, "
-              f"total {s['total']:.1f} s", ""]
+              f"dashboard {s.get('dashboard', 0.0):.1f} s, total {s['total']:.1f} s", ""]
     return "\n".join(lines)

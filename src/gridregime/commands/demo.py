@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
             f"{name} {100 * pol[name]['mean_return']:+.2f} % (max DD {100 * pol[name]['mean_max_drawdown']:.1f} %)"
             for name in ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "HOLD") if name in pol))
         print(f"backtest:      {(report.backtest_dir / 'report.md').resolve()}")
+    if report.dashboard is not None:
+        print(f"dashboard:     {report.dashboard.index.resolve()}")
+    elif report.dashboard_error:
+        print(f"dashboard not built: {report.dashboard_error}")
     print(f"snapshots:     {report.snapshots.resolve()}")
     print(f"results table: {report.results_table.resolve()}")
     print(f"grid table:    {report.grid_table.resolve()}")

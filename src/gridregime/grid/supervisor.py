@@ -80,7 +80,7 @@ EVENT_KINDS = ("initial", "gate_passed", "stop", "restart", "reposition", "enabl
 
 ROW_COLUMNS = ("symbol", "hour", "verdict", "action", "actionable", "gate_phase", "readiness", "hours_stopped",
                "grid_enabled", "grid_mode", "grid_lower", "grid_upper", "grid_levels", "grid_spacing_mode",
-               "grid_spacing", "grid_allocation", "grid_version", "events")
+               "grid_spacing", "grid_allocation", "grid_version", "events", "reason")
 
 
 class SupervisorError(GridRegimeError):
@@ -176,6 +176,8 @@ class SupervisorStep:
             "grid_allocation": None if grid is None else grid.allocation,
             "grid_version": None if grid is None else grid.version,
             "events": ",".join(self.event_kinds()),
+            # why: the reasons of this hour's events, else the recommendation's
+            "reason": "; ".join(f"{e.kind}: {e.reason}" for e in self.events) or (None if rec is None else rec.reason),
         }
 
     def to_dict(self) -> dict[str, Any]:
