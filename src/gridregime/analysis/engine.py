@@ -392,8 +392,9 @@ class RegimeEngine:
         slope = values["slope"]
         direction = 0 if not math.isfinite(slope) or slope == 0 else (1 if slope > 0 else -1)
 
-        # Data quality: what a snapshot of this hour would hold (history_hours bars up to H).
-        first = max(0, i - config.history_hours + 1)
+        # Data quality: what a snapshot of this hour would hold: the bars of the history_hours-hour
+        # time window ending with H (a window of time, so gaps make fewer bars, as in a 1h file).
+        first = int(np.searchsorted(s.ts, int(s.ts[i]) - (config.history_hours - 1) * HOUR_MS, side="left"))
         gap_ms, gap_dt = gaps.window(int(s.ts[first]), int(s.ts[i]))
         rank_start_ms = int(s.ts[max(0, i - config.rank_window + 1)])
         gaps_in_rank_window = sum(1 for g in gap_ms if g > rank_start_ms)
