@@ -102,6 +102,8 @@ def hostile_site(dash_store, tables, tmp_path_factory):
     events = grid.column("events").to_pylist()
     stop = next(i for i, e in enumerate(events) if "stop" in e.split(","))
     reasons = [HOSTILE if i == stop else None for i in range(grid.num_rows)]
+    if "reason" in grid.column_names:  # the supervisor's own reasons: replace them
+        grid = grid.drop_columns(["reason"])
     pq.write_table(grid.append_column("reason", pa.array(reasons, type=pa.string())), work / "grid.parquet")
     symbol, hour = grid.column("symbol")[stop].as_py(), grid.column("hour")[stop].as_py()
     path = analysis_path(root, symbol, hour)
