@@ -65,29 +65,20 @@ def main(argv=None) -> int:
         minute_ranges.append(symbol_range(sym, first, last - HOUR, root=root))
     print(f"stores ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    t1 = time.perf_counter()
-    result = run_backtest(minute_ranges, config=config, settings=settings, workers=args.workers, progress=True)
-    write_report(result, out / "minute")
-    print(f"\n## 1m files ({len(minute_ranges)} symbol-ranges), {time.perf_counter() - t1:.1f} s")
-    print("\n".join(policy_table(result.pooled["policies"])))
-    for d in result.differences:
-        print(f"{d['a']} - {d['b']} [{d['unit']}]: {d['estimate']} ({d['low']} .. {d['high']})")
-
-    if not args.skip_coarse:
-        coarse = []
-        for m, _ in files:
-            if m["tf"] != "1h":
-                continue
-            first = to_utc_hour(m["a"]) + timedelta(hours=1000)
-            last = to_utc_hour(m["b"])
-            coarse.append(symbol_range(m["sym"], first, last, source=source))
-        t2 = time.perf_counter()
-        cres = run_backtest(coarse, config=config, settings=settings, workers=args.workers, progress=True)
-        write_report(cres, out / "coarse")
-        print(f"\n## 1h files, coarse ({len(coarse)} symbol-ranges), {time.perf_counter() - t2:.1f} s")
-        print("\n".join(policy_table(cres.pooled["policies"])))
-        for d in cres.differences:
+    def run(ranges, name: str, title: str) -> None:
+        t = time.perf_counter()
+        result = run_backtest(ranges, config=config, settings=settings, workers=args.workers, progress=True)
+        write_report(result, out / name)
+        print(f"\n## {title} ({len(ranges)} symbol-ranges), {time.perf_counter() - t:.1f} s")
+        print("\n".join(policy_table(result.pooled["policies"])))
+        for d in result.differences:
             print(f"{d['a']} - {d['b']} [{d['unit']}]: {d['estimate']} ({d['low']} .. {d['high']})")
+
+    run(minute_ranges, "minute", "1m files")
+    if not args.skip_coarse:
+        coarse = [symbol_range(m["sym"], to_utc_hour(m["a"]) + timedelta(hours=1000), to_utc_hour(m["b"]),
+                               source=source) for m, _ in files if m["tf"] == "1h"]
+        run(coarse, "coarse", "1h files, coarse")
     return 0
 
 
