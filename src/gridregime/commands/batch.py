@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "batch",
         help="re-analyse a range of stored hours (one pass per symbol, parallel)",
         description="Analyse every stored hour from --start to --end (inclusive) for each symbol, "
-        "print a summary and optionally write the results table (Parquet).",
+        "print a summary and optionally write the results table (Parquet). An hour that cannot be "
+        "read or is invalid is skipped and named with the reason; the others are analysed. Exit "
+        "status 1 when no hour was analysed, or with --strict when any hour was skipped.",
     )
     p.add_argument("--root", required=True, help="snapshot root directory")
     p.add_argument("--symbols", required=True, nargs="+", help="symbols, e.g. ETH-USDT BTC-USDT")
@@ -36,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --grid-out: persist grid histories and gate states here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--strict", action="store_true",
+                   help="exit with status 1 when any hour was skipped (missing, invalid, unreadable or failed)")
     p.set_defaults(func=run)
 
 
@@ -83,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(format_summary(summary, batch.failures))
+    if not batch.analysed:
+        print(f"gridregime batch: error: no hour was analysed ({summary['hours_skipped']} skipped)", file=sys.stderr)
+        return 1
+    if args.strict and batch.failures:
+        print(f"gridregime batch: error: {len(batch.failures)} hour(s) skipped (--strict)", file=sys.stderr)
+        return 1
     return 0
 
 

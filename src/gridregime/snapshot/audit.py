@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gridregime.errors import InvalidParameterError
 from gridregime.snapshot.errors import SnapshotError
+from gridregime.snapshot.fileio import SnapshotReadError, os_reason, read_snapshot_bytes
 from gridregime.snapshot.format import decode_json
 from gridregime.snapshot.paths import parse_market_file_name
 from gridregime.snapshot.reader import SnapshotReader
@@ -58,9 +59,16 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
     end = to_utc_hour(end, name="--end") if end is not None else None
     report = StoreReport()
     reader = SnapshotReader(root)
-    for hour, directory in reader._hour_dirs(start, end):
+    def unreadable(path, exc):
+        report.bad.append((str(path), str(exc)))
+
+    for hour, directory in reader._hour_dirs(start, end, on_error=unreadable):
         report.hours += 1
-        names = sorted(os.listdir(directory))
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError as exc:
+            unreadable(directory, SnapshotReadError(directory, "<directory>", f"cannot list: {os_reason(exc)}"))
+            continue
         markets: dict[str, dict[str, MarketFile | None]] = {}
         for name in names:
             path = directory / name
@@ -74,7 +82,7 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
                 sym = name[: -len("_regime.json")]
                 if symbol is None or sym == symbol:
                     try:
-                        doc = decode_json(path.read_bytes(), path)
+                        doc = decode_json(read_snapshot_bytes(path), path)
                         if not isinstance(doc, dict):
                             raise SnapshotError(f"{path}: <document>: expected a JSON object")
                         report.files_ok += 1

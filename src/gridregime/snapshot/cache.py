@@ -88,8 +88,10 @@ class ColumnarCache:
                 try:
                     st = os.stat(f"{base}_{tf}.json")
                     size, mtime = st.st_size, st.st_mtime_ns
-                except FileNotFoundError:
+                except (FileNotFoundError, NotADirectoryError):
                     size, mtime = -1, -1
+                except OSError:  # unreadable: never matches a manifest, so the scan reports it
+                    size, mtime = -2, -2
                 out[f"size_{tf}"].append(size)
                 out[f"mtime_{tf}"].append(mtime)
             hour += HOUR

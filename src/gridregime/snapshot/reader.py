@@ -29,6 +29,7 @@ from gridregime.snapshot.errors import (
     SnapshotNotFoundError,
     SnapshotValidationError,
 )
+from gridregime.snapshot.fileio import SnapshotReadError, os_reason, read_snapshot_bytes
 from gridregime.snapshot.format import MAX_SCALED_PRICE, SCHEMA_VERSION, decode_json
 from gridregime.snapshot.paths import (
     analysis_path,
@@ -115,21 +116,6 @@ _INT_CHARS = b"0123456789,"
 _NUMBER_CHARS = b"0123456789,.eE+-"
 _HEAD_KEYS = {"schema_version": None, "metadata": None, "market_summary": None}.keys()
 _NUMBER_TYPES = (int, float)
-
-
-def _read_file(path: str) -> bytes:
-    """Whole file through a raw descriptor (half the cost of ``open().read()`` for small files)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        data = os.read(fd, 1 << 16)
-        if len(data) < 1 << 16:
-            return data
-        chunks = [data]
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _fast_head(head: object, symbol: str, hour_text: str, hour: datetime):
@@ -295,6 +281,44 @@ def _merge_hourly(files: list[MarketFile]):
     return (ts, prices["open"], prices["high"], prices["low"], prices["close"], volume), origin, conflicts
 
 
+_read_file = read_snapshot_bytes  # the whole file, regular files only
+
+
+def _present(path: str) -> bool:
+    """Whether something is at ``path``; anything but "no such file" counts as present, so the
+    read that follows reports the real reason (a loop, a denied directory) instead of "missing"."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _names(directory) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except OSError as exc:
+        raise SnapshotReadError(directory, "<directory>", f"cannot list: {os_reason(exc)}") from None
+
+
+def _is_dir(entry, parent, on_error) -> bool:
+    """``entry.is_dir()``, with an entry that cannot be examined reported, not skipped silently."""
+    try:
+        if entry.is_dir():
+            return True
+        if entry.is_symlink():
+            os.stat(entry.path)  # a dangling link or a loop: raises and is reported below
+        return False
+    except OSError as exc:
+        err = SnapshotReadError(entry.path, "<directory>", f"cannot open: {os_reason(exc)}")
+        if on_error is None:
+            raise err from None
+        on_error(entry.path, err)
+        return False
+
+
 class SnapshotReader:
     """Reader of the snapshot store (SPEC §3).
 
@@ -315,12 +339,24 @@ class SnapshotReader:
         self.validate = bool(validate)
 
     # -- listing ---------------------------------------------------------------------------
-    def _hour_dirs(self, start: datetime | None = None, end: datetime | None = None):
-        """Yield ``(hour, dir_path)`` in time order, pruning years/months/days out of range."""
+    def _hour_dirs(self, start: datetime | None = None, end: datetime | None = None, on_error=None):
+        """Yield ``(hour, dir_path)`` in time order, pruning years/months/days out of range.
+
+        A directory that cannot be listed (or an entry that cannot be examined, such as a
+        symlink loop) raises :class:`SnapshotReadError`, or goes to ``on_error(path, error)``
+        when given.
+        """
         def listdir(p):
             try:
-                return sorted(e.name for e in os.scandir(p) if e.is_dir() and e.name.isdigit())
+                with os.scandir(p) as it:
+                    return sorted(e.name for e in it if e.name.isdigit() and _is_dir(e, p, on_error))
             except (FileNotFoundError, NotADirectoryError):
+                return []
+            except OSError as exc:
+                err = SnapshotReadError(p, "<directory>", f"cannot list: {os_reason(exc)}")
+                if on_error is None:
+                    raise err from None
+                on_error(os.fspath(p), err)
                 return []
 
         lo = start.strftime("%Y%m%d%H") if start else None
@@ -346,7 +382,7 @@ class SnapshotReader:
         """Symbols with at least one market file, sorted."""
         found = set()
         for _, directory in self._hour_dirs():
-            for name in os.listdir(directory):
+            for name in _names(directory):
                 parsed = parse_market_file_name(name)
                 if parsed:
                     found.add(parsed[0])
@@ -358,7 +394,7 @@ class SnapshotReader:
         start = to_utc_hour(start, name="start") if start is not None else None
         end = to_utc_hour(end, name="end") if end is not None else None
         want = {f"{symbol}_1m.json", f"{symbol}_1h.json"}
-        return [hour for hour, directory in self._hour_dirs(start, end) if want <= set(os.listdir(directory))]
+        return [hour for hour, directory in self._hour_dirs(start, end) if want <= set(_names(directory))]
 
     # -- one hour --------------------------------------------------------------------------
     def load_snapshot(self, symbol: str, hour: object) -> Snapshot:
@@ -387,8 +423,8 @@ class SnapshotReader:
         """The analysis written for ``symbol`` at ``hour``, or ``None`` if there is none."""
         path = analysis_path(self.root, symbol, hour)
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+            data = read_snapshot_bytes(path)
+        except SnapshotNotFoundError:
             return None
         doc = decode_json(data, path)
         if not isinstance(doc, dict):
@@ -486,20 +522,22 @@ class SnapshotReader:
         root = os.fspath(self.root)
         rows: list[tuple] = []
         available_1h: list[datetime] = []
-        access, exists = os.access, os.F_OK
         n_hours = (to_ms(end) - to_ms(start)) // HOUR_MS + 1
         for k in range(n_hours):
             hour = start + k * HOUR
             stamp = f"{hour.year:04d}/{hour.month:02d}/{hour.day:02d}/{hour.hour:02d}"
             base = f"{root}/{stamp}/{symbol}"
             p1m = base + "_1m.json"
-            has_1h = access(base + "_1h.json", exists)
+            has_1h = _present(base + "_1h.json")
             if has_1h:
                 available_1h.append(hour)
             try:
-                data = _read_file(p1m)
-            except FileNotFoundError:
-                report(hour, "missing", SnapshotNotFoundError(f"{p1m}: no such snapshot file"))
+                data = read_snapshot_bytes(p1m)
+            except SnapshotNotFoundError as exc:
+                report(hour, "missing", exc)
+                continue
+            except SnapshotReadError as exc:
+                report(hour, "unreadable", exc)
                 continue
             if not has_1h:
                 report(hour, "missing", SnapshotNotFoundError(f"{base}_1h.json: no such snapshot file"))
@@ -575,10 +613,13 @@ class SnapshotReader:
                 hour = rows[i][0]
                 path = self._path_1m(symbol, hour)
                 try:
-                    with open(path, "rb") as fh:
-                        data = fh.read()
-                except FileNotFoundError:
-                    report(hour, "missing", SnapshotNotFoundError(f"{path}: no such snapshot file"))
+                    data = read_snapshot_bytes(path)
+                except SnapshotNotFoundError as exc:
+                    report(hour, "missing", exc)
+                    dropped.add(i)
+                    continue
+                except SnapshotReadError as exc:
+                    report(hour, "unreadable", exc)
                     dropped.add(i)
                     continue
                 again = self._slow_row(data, path, symbol, hour, report)

@@ -317,12 +317,12 @@ def read_market_file(path: str | os.PathLike, *, symbol: str | None = None, time
     SnapshotNotFoundError
         If the file does not exist.
     SnapshotValidationError
-        If it is malformed or breaks a rule.
+        If it is malformed or breaks a rule; :class:`~gridregime.snapshot.fileio.SnapshotReadError`
+        (a subclass) if it is not a regular file, too large or unreadable.
     """
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise SnapshotNotFoundError(f"{os.fspath(path)}: no such snapshot file") from None
+    from gridregime.snapshot.fileio import read_snapshot_bytes
+
+    data = read_snapshot_bytes(path)
     return validate_market_document(decode_json(data, path), path, symbol=symbol, timeframe=timeframe, hour=hour)
 
 
