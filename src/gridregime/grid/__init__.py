@@ -28,7 +28,7 @@ from gridregime.grid.probation import (
     quick_stop_triggers,
 )
 from gridregime.grid.recommend import Action, Recommendation, recommend
-from gridregime.grid.store import GridHistoryStore, GridStoreError, VerifyReport
+from gridregime.grid.store import GridHistoryStore, GridStoreError, RepairReport, VerifyReport
 from gridregime.grid.supervisor import (
     GridSupervisor,
     SupervisorError,
@@ -41,8 +41,8 @@ from gridregime.grid.supervisor import (
 __all__ = [
     "Action", "Condition", "GateConfig", "GateEvaluation", "GateReport", "GateState", "GateStateStore",
     "GridBuildError", "GridConfig", "GridHistoryStore", "GridMode", "GridPolicy", "GridStoreError",
-    "GridSupervisor", "MarketState", "Phase", "ProbationStatus", "Recommendation", "SpacingMode",
-    "SupervisorError", "SupervisorEvent", "SupervisorStep", "VerifyReport", "apply_events", "evaluate",
+    "GridSupervisor", "MarketState", "Phase", "ProbationStatus", "Recommendation", "RepairReport",
+    "SpacingMode", "SupervisorError", "SupervisorEvent", "SupervisorStep", "VerifyReport", "apply_events", "evaluate",
     "grid_levels", "initial_state", "market_state_from_result", "normal_grid", "probation_grid",
     "probation_status", "promoted", "quick_stop_triggers", "readiness", "recommend", "replay", "restart",
     "rows_to_columns", "stop", "supervise_results",

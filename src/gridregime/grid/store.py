@@ -16,6 +16,14 @@ file opened for appending, then flushed and fsynced. A crash mid-append can only
 last line: :meth:`GridHistoryStore.verify` reports it as ``torn_tail`` (earlier versions stay
 valid), readers ignore it, and the next locked append *repairs* it by truncating the file back to
 the end of the last complete line before writing.
+
+Every read verifies: :meth:`GridHistoryStore.history` and :meth:`~GridHistoryStore.current`
+check the whole chain and the head file (the result is cached by the size, modification time
+and inode of both files, so a repeated read of an unchanged history costs two ``stat`` calls),
+and :meth:`~GridHistoryStore.update` refuses to append to a history that fails verification,
+so the evidence of tampering or truncation is never buried under a fresh head. A damaged
+history is mended only on request (:meth:`~GridHistoryStore.repair`, ``gridregime grid verify
+SYMBOL --repair``): the damaged files are kept beside it and the repair is recorded as an entry.
 """
 from __future__ import annotations
 
@@ -128,6 +136,79 @@ def _check_chain(path: Path, entries: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class RepairReport:
+    """Outcome of :meth:`GridHistoryStore.repair`: whether anything was done, how many versions
+    the damaged history held and how many were kept, the problems found, the repair entry
+    (``None`` when nothing was done or no version was left) and where the damaged files went."""
+
+    symbol: str
+    repaired: bool
+    versions_before: int
+    versions_kept: int
+    problems: tuple[str, ...]
+    entry: GridConfig | None
+    damaged_files: tuple[Path, ...]
+
+
+class _Missing(Exception):
+    pass
+
+
+def _os_reason(exc: OSError) -> str:
+    import errno
+
+    name = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
+    return f"{exc.strerror or type(exc).__name__}" + (f" ({name})" if name else "")
+
+
+def _read_bytes(path: Path, missing: bytes | None = b"") -> bytes:
+    """A history or head file's bytes; ``missing`` when absent (``None``: raise :class:`_Missing`).
+    Anything but a regular file, or an OS error, raises :class:`GridStoreError` naming the file."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        if missing is None:
+            raise _Missing from None
+        return missing
+    except OSError as exc:
+        raise GridStoreError(f"{path}: cannot read: {_os_reason(exc)}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise GridStoreError(f"{path}: expected a regular file")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise GridStoreError(f"{path}: cannot read: {_os_reason(exc)}") from None
+    finally:
+        os.close(fd)
+
+
+def _valid_prefix(path: Path, entries: list[dict[str, Any]], head: object) -> int:
+    """How many leading entries verify (chain, versions, hashes) and agree with the head file."""
+    keep = 0
+    prev = GENESIS_HASH
+    for i, entry in enumerate(entries, start=1):
+        if (set(entry) != ENTRY_KEYS or entry["version"] != i or entry["prev_hash"] != prev
+                or entry_hash(entry) != entry["hash"]):
+            break
+        try:
+            config = GridConfig.from_dict(entry["config"])
+        except (KeyError, TypeError, InvalidParameterError):
+            break
+        if config.version != i:
+            break
+        keep, prev = i, entry["hash"]
+    if isinstance(head, dict) and type(head.get("version")) is int and 1 <= head["version"] <= keep:
+        if entries[head["version"] - 1].get("hash") != head.get("hash"):
+            keep = head["version"] - 1  # the entry the head names was rewritten: it and later go
+    return keep
+
+
 class GridHistoryStore:
     """Append-only, hash-chained grid configuration history, one file per symbol.
 
@@ -142,6 +223,7 @@ class GridHistoryStore:
     def __init__(self, directory: str | os.PathLike, *, lock_timeout: float = 60.0) -> None:
         self.directory = Path(directory)
         self.lock_timeout = float(lock_timeout)
+        self._verify_cache: dict[str, tuple[tuple, VerifyReport]] = {}
 
     # -- paths -----------------------------------------------------------------------------------
     def path(self, symbol: str) -> Path:
@@ -156,23 +238,53 @@ class GridHistoryStore:
 
     def _read(self, symbol: str) -> tuple[Path, _Parsed]:
         path = self.path(symbol)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            data = b""
-        return path, _parse(path, data)
+        return path, _parse(path, _read_bytes(path))
+
+    def _stamp(self, symbol: str) -> tuple:
+        """What identifies the current state of both files (size, mtime, inode); None parts when absent."""
+        out = []
+        for p in (self.path(symbol), self._head_path(symbol)):
+            try:
+                st = os.stat(p)
+            except FileNotFoundError:
+                out.append(None)
+            except OSError as exc:
+                raise GridStoreError(f"{p}: cannot read: {_os_reason(exc)}") from None
+            else:
+                out.append((st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode))
+        return tuple(out)
+
+    def _verified(self, symbol: str) -> VerifyReport:
+        """:meth:`verify`, cached while neither file changes."""
+        stamp = self._stamp(symbol)
+        cached = self._verify_cache.get(symbol)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        report = self.verify(symbol)
+        if self._stamp(symbol) == stamp:  # files unchanged while verifying: the result holds for them
+            self._verify_cache[symbol] = (stamp, report)
+        return report
+
+    def _require_verified(self, symbol: str, doing: str) -> VerifyReport:
+        report = self._verified(symbol)
+        if not report.ok:
+            raise GridStoreError(
+                f"{report.problems[0]}; {doing} refused: the history fails verification "
+                f"({len(report.problems)} problem(s)); inspect it and run "
+                f"`gridregime grid verify {symbol} --dir {self.directory} --repair` to mend it")
+        return report
 
     # -- reading ---------------------------------------------------------------------------------
-    def history(self, symbol: str, *, verify: bool = False) -> list[GridConfig]:
+    def history(self, symbol: str, *, verify: bool = True) -> list[GridConfig]:
         """Every stored version, oldest first (a torn last line is ignored).
 
-        With ``verify=True`` the whole chain and the head file are checked first and any problem
-        raises :class:`GridStoreError`; without it only unreadable lines do.
+        The whole chain and the head file are checked first (cached while the files do not
+        change) and any problem raises :class:`GridStoreError`, so a hand-edited grid is never
+        adopted. ``verify=False`` skips that check (only unreadable lines raise): for tools that
+        inspect a damaged history, never for deciding anything.
         """
         if verify:
-            report = self.verify(symbol)
-            if not report.ok:
-                raise GridStoreError(report.problems[0])
+            self._require_verified(symbol, "reading it")
         path, parsed = self._read(symbol)
         if parsed.problems:
             raise GridStoreError(parsed.problems[0])
@@ -184,25 +296,38 @@ class GridHistoryStore:
                 raise GridStoreError(f"{path}: line {i}: config: {exc}") from None
         return out
 
-    def current(self, symbol: str, *, verify: bool = False) -> GridConfig | None:
+    def current(self, symbol: str, *, verify: bool = True) -> GridConfig | None:
         """The latest version, or None when the symbol has no history (``verify`` as in :meth:`history`)."""
         history = self.history(symbol, verify=verify)
         return history[-1] if history else None
 
     def verify(self, symbol: str) -> VerifyReport:
-        """Check the whole chain and the head file; never raises for a damaged file."""
-        path, parsed = self._read(symbol)
-        problems = list(parsed.problems) + _check_chain(path, parsed.entries)
-        tip_version = len(parsed.entries)
-        tip_hash = parsed.entries[-1].get("hash") if parsed.entries else GENESIS_HASH
+        """Check the whole chain and the head file; never raises for a damaged or unreadable file.
+
+        The head file is read before the history: a writer appends its line first and moves
+        the head after, so a head older than the history (appends that landed between the two
+        reads, or a crash before the head write) is consistent as long as the entry it names
+        carries its hash; only a head *ahead* of the history means lost versions.
+        """
         head_path = self._head_path(symbol)
+        problems: list[str] = []
         try:
-            head = orjson.loads(head_path.read_bytes())
-        except FileNotFoundError:
+            head = orjson.loads(_read_bytes(head_path, missing=None))
+        except _Missing:
             head = None
+        except GridStoreError as exc:
+            head = {}
+            problems.append(str(exc))
         except orjson.JSONDecodeError:
-            head = None
+            head = {}
             problems.append(f"{head_path}: not valid JSON")
+        path = self.path(symbol)
+        try:
+            parsed = _parse(path, _read_bytes(path))
+        except GridStoreError as exc:
+            return VerifyReport(symbol, False, 0, (*problems, str(exc)), False)
+        problems += list(parsed.problems) + _check_chain(path, parsed.entries)
+        tip_version = len(parsed.entries)
         if head is not None and not isinstance(head, dict):
             problems.append(f"{head_path}: expected a JSON object with version and hash")
             head = {}
@@ -210,23 +335,71 @@ class GridHistoryStore:
             # Only a crash between the very first append and its head write leaves no head file.
             if tip_version > 1:
                 problems.append(f"{head_path}: missing although {tip_version} versions exist")
-        else:
+        elif head:
             head_version, head_hash = head.get("version"), head.get("hash")
-            if head_version == tip_version:
-                if head_hash != tip_hash:
-                    problems.append(f"{path}: version {tip_version}: hash differs from {head_path.name}")
-            elif head_version == tip_version - 1:
-                # The last append finished its line but crashed before updating the head.
-                if parsed.entries[-1].get("prev_hash") != head_hash:
-                    problems.append(f"{path}: version {tip_version}: prev_hash differs from {head_path.name}")
-            elif isinstance(head_version, int) and head_version > tip_version:
+            if type(head_version) is not int or head_version < 1:
+                problems.append(f"{head_path}: version: expected a positive integer, got {head_version!r}")
+            elif head_version > tip_version:
                 problems.append(
                     f"{path}: truncated: {head_path.name} records version {head_version}, "
                     f"the history ends at version {tip_version}"
                 )
-            else:
-                problems.append(f"{head_path}: version: unexpected {head_version!r} (history has {tip_version})")
+            elif parsed.entries[head_version - 1].get("hash") != head_hash:
+                problems.append(f"{path}: version {head_version}: hash differs from {head_path.name}")
         return VerifyReport(symbol, not problems, tip_version, tuple(problems), parsed.torn_tail)
+
+    def repair(self, symbol: str, *, now: datetime | None = None) -> RepairReport:
+        """Mend a history that fails verification, keeping the evidence.
+
+        Under the writers' lock: the longest prefix of versions that verifies (and agrees with
+        the head file where the head names one of them) is kept, the damaged files are renamed
+        to ``<SYMBOL>.jsonl.damaged-<UTC time>`` (and ``.head.json.damaged-...``), and the kept
+        versions are written back followed by one new entry whose reason records the repair
+        and whose grid is the last kept version's. With no version left the history starts
+        empty (the damaged files stay). A history that verifies is left untouched.
+        """
+        symbol = validate_symbol(symbol)
+        with self._lock(symbol):
+            report = self.verify(symbol)
+            if report.ok:
+                return RepairReport(symbol, False, report.versions, report.versions, (), None, ())
+            path = self.path(symbol)
+            head_path = self._head_path(symbol)
+            try:
+                parsed = _parse(path, _read_bytes(path))
+                entries = parsed.entries
+            except GridStoreError:
+                entries = []
+            try:
+                head = orjson.loads(_read_bytes(head_path))
+            except (GridStoreError, orjson.JSONDecodeError):
+                head = None
+            keep = _valid_prefix(path, entries, head)
+            stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+            kept_files = []
+            for p in (path, head_path):
+                if os.path.lexists(p):
+                    target = p.with_name(f"{p.name}.damaged-{stamp}")
+                    os.replace(p, target)
+                    kept_files.append(target)
+            lines = [orjson.dumps(e) + b"\n" for e in entries[:keep]]
+            repaired = None
+            if keep:
+                tail = entries[keep - 1]
+                previous = GridConfig.from_dict(tail["config"])
+                reason = (f"repair: kept versions 1..{keep} of {report.versions}; "
+                          + "; ".join(p.replace(str(self.directory) + os.sep, "") for p in report.problems))[:2000]
+                repaired = previous.with_changes(version=keep + 1, reason=reason,
+                                                 created_at=now or datetime.now(UTC))
+                entry: dict[str, Any] = {"version": keep + 1, "prev_hash": tail["hash"],
+                                         "created_at": iso_utc(now or datetime.now(UTC)), "reason": reason,
+                                         "config": repaired.to_dict()}
+                entry["hash"] = entry_hash(entry)
+                lines.append(orjson.dumps(entry) + b"\n")
+                atomic_write_bytes(path, b"".join(lines))
+                atomic_write_bytes(head_path, orjson.dumps({"version": keep + 1, "hash": entry["hash"]}))
+            self._verify_cache.pop(symbol, None)
+            return RepairReport(symbol, True, report.versions, keep, report.problems, repaired, tuple(kept_files))
 
     # -- writing ---------------------------------------------------------------------------------
     def update(
@@ -263,6 +436,7 @@ class GridHistoryStore:
             raise InvalidParameterError("config: nothing to store (pass config= or field changes)")
 
         with self._lock(symbol):
+            self._require_verified(symbol, "appending")
             path, parsed = self._read(symbol)
             if parsed.problems:
                 raise GridStoreError(f"refusing to append: {parsed.problems[0]}")
@@ -301,4 +475,6 @@ class GridHistoryStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             atomic_write_bytes(self._head_path(symbol), orjson.dumps({"version": version, "hash": entry["hash"]}))
+            # verified before the append and extended by one valid entry under the lock
+            self._verify_cache[symbol] = (self._stamp(symbol), VerifyReport(symbol, True, version, (), False))
             return new
