@@ -111,6 +111,7 @@ class RegimeConfig:
     range_ok_quality: float = 60.0
     range_ok_meanrev: float = 20.0  # §5 says 50; see docs/config.md (synthetic validation)
     range_ok_min_room_atr: float = 0.0  # optional step-5 safety (0 = off); see docs/config.md
+    grid_start_min_room_atr: float = 1.75  # a grid starts only this many ATR from both bounds; docs/config.md
     # --- confidence --------------------------------------------------------------------------
     confidence_margin_scale: float = 20.0  # score points of margin that give full confidence
     missing_minutes_penalty: float = 0.8  # confidence factor when the hour's 1m bars are absent

@@ -58,6 +58,7 @@ RESULT_TABLE_SCHEMA = pa.schema(
         ("atr", pa.float64()),
         ("history_bars", pa.int32()),
         ("warming_up", pa.bool_()),
+        ("grid_start_ok", pa.bool_()),
         ("config_hash", pa.string()),
     ]
 )
@@ -98,6 +99,7 @@ def result_row(result: RegimeResult) -> dict[str, Any]:
         "atr": float(result.atr),
         "history_bars": None if result.data_quality is None else result.data_quality.history_bars,
         "warming_up": None if result.data_quality is None else result.data_quality.warming_up,
+        "grid_start_ok": bool(result.grid_start_ok),
         "config_hash": result.config_hash,
     }
 

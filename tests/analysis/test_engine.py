@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import jsonschema
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute below)
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -345,3 +346,31 @@ def test_warming_up_is_flagged_and_lowers_confidence():
         if expect and result.status == "ok":
             share = 0.5 + 0.5 * (n_bars / needed)
             assert result.confidence <= margin_confidence(deciding_margin(result.decision_factors)) * share + 1e-12
+
+
+def test_grid_start_check_is_step_6_and_leaves_verdict_and_confidence_alone():
+    """grid_start_ok = RANGE_OK and room to both bounds >= grid_start_min_room_atr; the check is the last
+    decision factor (step 6, no verdict of its own) and changing its threshold changes nothing else."""
+    from datetime import timedelta
+
+    from gridregime.collect import SyntheticSource
+
+    UTC = timezone.utc
+    src = SyntheticSource(8)
+    start = datetime(2024, 6, 1, tzinfo=UTC)
+    hourly = src.fetch_ohlcv("ETH-USDT", "1h", start - timedelta(hours=999), start + timedelta(hours=120))
+    hours = [start + timedelta(hours=k) for k in range(120)]
+    loose = RegimeEngine(RegimeConfig(grid_start_min_room_atr=0.0)).analyze_hours("ETH-USDT", hourly, None, hours)
+    strict = RegimeEngine(RegimeConfig(grid_start_min_room_atr=1.75)).analyze_hours("ETH-USDT", hourly, None, hours)
+    seen = set()
+    for a, b in zip(loose, strict):
+        assert a.verdict == b.verdict and a.confidence == b.confidence
+        f = b.decision_factors[-1]
+        assert (f.step, f.check, f.on_pass, f.on_fail, f.threshold) == (6, "grid_start_room", None, None, 1.75)
+        c = b.chosen_range
+        room = min(c.position, 1 - c.position) * c.width_atr
+        assert b.grid_start_ok == (b.verdict is Verdict.RANGE_OK and room >= 1.75)
+        assert a.grid_start_ok == (a.verdict is Verdict.RANGE_OK and room >= 0.0)  # 0: price inside the range
+        assert RegimeResult.from_json(b.to_json()).grid_start_ok == b.grid_start_ok
+        seen.add((b.verdict is Verdict.RANGE_OK, b.grid_start_ok))
+    assert (True, True) in seen and (True, False) in seen  # both outcomes occur on RANGE_OK hours

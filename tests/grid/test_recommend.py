@@ -106,3 +106,20 @@ def test_insufficient_data_is_no_action():
     assert rec.action.value == "NO_ACTION" and rec.grid_enabled and rec.warnings
     s = stop(initial_state(SYMBOL), H0, "x")
     assert recommend(m, None, s).gate_phase == "STOPPED"
+
+
+@given(market_states(verdict="RANGE_OK", price_in_range=True), st.one_of(st.none(), grid_configs(enabled=False)),
+       st.sampled_from(["never", "ready"]))
+def test_start_check_holds_back_enable_and_restart(market, grid, how):
+    """ENABLE_GRID and restarts need the engine's start check (room to both bounds); a running grid
+    is never judged by it; unknown (None) falls back to the verdict alone."""
+    gates = None if how == "never" else GateState(symbol=SYMBOL, phase=Phase.READY, stopped_at=market.hour,
+                                                   last_hour=market.hour)
+    blocked = dataclasses.replace(market, grid_start_ok=False, start_room_ok=False)
+    rec = recommend(blocked, grid, gates)
+    assert rec.action.value == "NO_ACTION" and rec.informational and "start" in rec.reason
+    allowed = dataclasses.replace(market, grid_start_ok=True, start_room_ok=True)
+    assert recommend(allowed, grid, gates).action.value == "ENABLE_GRID"
+    # a running grid with price inside keeps running whatever the start check says
+    running = GridConfig(SYMBOL, market.range_lower, market.range_upper, 5, 100.0)
+    assert recommend(blocked, running, None).action.value == "KEEP"

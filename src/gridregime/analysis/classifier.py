@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 from gridregime.analysis.result import CompetingVerdict, DecisionFactor, Verdict
 from gridregime.config import RegimeConfig
 
-__all__ = ["ClassifierInputs", "classify", "verdict_from_factors", "competing_verdicts", "OPERATORS"]
+__all__ = ["ClassifierInputs", "classify", "start_factor", "verdict_from_factors", "competing_verdicts", "OPERATORS"]
 
 OPERATORS = {"<": _op.lt, "<=": _op.le, ">": _op.gt, ">=": _op.ge}
 _VERDICTS = tuple(Verdict)  # iterating the Enum class itself is slow on the per-hour path
@@ -110,6 +110,22 @@ def classify(x: ClassifierInputs, config: RegimeConfig = RegimeConfig()) -> tupl
                     room_margin, {"room_atr": room})
     assert v is not None
     return v, tuple(factors)
+
+
+def start_factor(verdict: Verdict, room_atr: float, config: RegimeConfig = RegimeConfig()) -> DecisionFactor:
+    """Step 6, after the verdict: may a new grid start this hour? (``grid_start_ok``)
+
+    A grid starts only on RANGE_OK with price at least ``grid_start_min_room_atr`` ATR from both
+    bounds of the chosen range. Near a bound the range is one ordinary move from breaking: a grid
+    started there buys (or sells) its whole inventory into the break. A running grid is not
+    judged by this check (for a running grid, touching a bound is the grid at work), and it never
+    changes the verdict or its confidence: ``on_pass`` and ``on_fail`` are None.
+    """
+    k = config.grid_start_min_room_atr
+    room = room_atr if math.isfinite(room_atr) else -1.0
+    margin = 1.0 if k <= 0 else min(1.0, abs(room - k) / k)
+    return DecisionFactor(6, "grid_start_room", float(room), ">=", float(k), bool(room >= k), None, None,
+                          float(margin), {"room_atr": float(room), "verdict_range_ok": float(verdict is Verdict.RANGE_OK)})
 
 
 def verdict_from_factors(factors: Sequence[DecisionFactor]) -> Verdict | None:

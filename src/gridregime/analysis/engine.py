@@ -22,12 +22,12 @@ import pyarrow as pa
 
 from gridregime import __version__
 from gridregime.analysis import features as F
-from gridregime.analysis.classifier import ClassifierInputs, classify, competing_verdicts
+from gridregime.analysis.classifier import ClassifierInputs, classify, competing_verdicts, start_factor
 from gridregime.analysis.comparison import compare_discovered_vs_configured
 from gridregime.analysis.confidence import confidence, data_quality_factor
 from gridregime.analysis.ranges import choose_range, discover_ranges, discover_ranges_at, percentile_bands
 from gridregime.analysis.result import (
-    STATUS_INSUFFICIENT, STATUS_OK, DataQuality, FeatureValue, RangeCandidate, RegimeResult, Scores,
+    STATUS_INSUFFICIENT, STATUS_OK, DataQuality, FeatureValue, RangeCandidate, RegimeResult, Scores, Verdict,
 )
 from gridregime.analysis.scores import (
     grid_capacity, mean_rev_score, trend_score, trend_streaks, vol_change_score,
@@ -459,13 +459,17 @@ class RegimeEngine:
         x = ClassifierInputs(scores.trend, scores.mean_rev, scores.vol_change, scores.range_quality,
                              capacity, streak, direction, trend_history, room,
                              _evidence(values, ranks, chosen, width, spacing, price, atr))
-        verdict, factors = classify(x, config)
+        verdict, verdict_factors = classify(x, config)
+        conf = confidence(verdict_factors, q_factor)  # the verdict's checks only: the start check is not one
+        start = start_factor(verdict, room, config)
         comparison = None
         if grid_config is not None and chosen is not None:
             comparison = compare_discovered_vs_configured(grid_config, chosen, price, atr, config)
         return RegimeResult(
             status=STATUS_OK, reason=None, verdict=verdict, direction=direction,
-            confidence=confidence(factors, q_factor), scores=scores, chosen_range=chosen,
-            candidates=candidates, trend_streak=streak, competing=competing_verdicts(verdict, factors, x),
-            decision_factors=factors, comparison=comparison, **common,
+            confidence=conf, scores=scores, chosen_range=chosen,
+            candidates=candidates, trend_streak=streak, competing=competing_verdicts(verdict, verdict_factors, x),
+            decision_factors=verdict_factors + (start,), comparison=comparison,
+            grid_start_ok=verdict is Verdict.RANGE_OK and start.passed,
+            **common,
         )

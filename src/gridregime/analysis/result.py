@@ -323,6 +323,9 @@ class RegimeResult(_DictEquality):
     data_quality: DataQuality | None = None
     comparison: RangeComparison | None = None
     missing_hours: int = 0
+    #: may a new grid start at this hour: RANGE_OK and price room to both bounds (step 6 of
+    #: ``decision_factors``); ENABLE_GRID and restarts require it
+    grid_start_ok: bool = False
 
     # -- convenience accessors ----------------------------------------------------------------
     def feature(self, name: str) -> float:
@@ -367,6 +370,7 @@ class RegimeResult(_DictEquality):
             "data_quality": None if self.data_quality is None else self.data_quality.to_dict(),
             "comparison": None if self.comparison is None else self.comparison.to_dict(),
             "missing_hours": int(self.missing_hours),
+            "grid_start_ok": bool(self.grid_start_ok),
         }
 
     @classmethod
@@ -393,6 +397,7 @@ class RegimeResult(_DictEquality):
             data_quality=None if d.get("data_quality") is None else DataQuality.from_dict(d["data_quality"]),
             comparison=None if d.get("comparison") is None else RangeComparison.from_dict(d["comparison"]),
             missing_hours=int(d.get("missing_hours", 0)),
+            grid_start_ok=bool(d.get("grid_start_ok", False)),
         )
 
     def to_json(self, *, indent: bool = False) -> bytes:

@@ -90,12 +90,15 @@ def forward_stats(high: np.ndarray, low: np.ndarray, close: np.ndarray, present:
     return {"hold": hold, "abs_move_atr": move, "rv_ratio": rvr}
 
 
-def per_verdict(verdicts: Sequence[str | None], stats: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
-    """Mean of each forward statistic and its hour count, per verdict and for all analysed hours."""
+def per_verdict(verdicts: Sequence[str | None], stats: Mapping[str, np.ndarray],
+                groups: Mapping[str, np.ndarray] | None = None) -> dict[str, dict[str, Any]]:
+    """Mean of each forward statistic and its hour count, per verdict, for all analysed hours, and
+    for each extra group of hours (``groups``: name -> boolean mask, e.g. the hours a grid may start)."""
     v = np.array([x if x is not None else "" for x in verdicts], dtype=object)
     out: dict[str, dict[str, Any]] = {}
-    for name in VERDICTS + ("ALL",):
-        sel = v != "" if name == "ALL" else v == name
+    extra = dict(groups or {})
+    for name in VERDICTS + ("ALL",) + tuple(extra):
+        sel = extra[name] if name in extra else (v != "" if name == "ALL" else v == name)
         row: dict[str, Any] = {"hours": int(sel.sum())}
         for key, arr in stats.items():
             vals = arr[sel]

@@ -115,9 +115,9 @@ def render_markdown(result: BacktestResult) -> str:
     lines += ["", "## Verdicts", "", "| verdict | hours | share | mean duration h | forward 24 h hold | "
               "forward abs move (ATR) | forward RV ratio |", "|---|---|---|---|---|---|---|"]
     fw = pooled["forward"]
-    for v in VERDICTS + ("ALL",):
+    for v in VERDICTS + ("ALL", "GRID_START_OK"):
         hours = pooled["verdicts"]["counts"].get(v, fw[v]["hours"])
-        share = pooled["verdicts"]["shares"].get(v, 1.0 if v == "ALL" else None)
+        share = pooled["verdicts"]["shares"].get(v, 1.0 if v == "ALL" else fw[v]["hours"] / max(fw["ALL"]["hours"], 1))
         dur = pooled["verdicts"]["mean_duration_hours"].get(v)
         lines.append(f"| {v} | {hours} | {_pct(share, 1) if share is not None else '–'} | {_num(dur, 1)} | "
                      f"{_num(fw[v]['hold'], 3)} (n={fw[v]['hold_n']}) | {_num(fw[v]['abs_move_atr'])} | "
@@ -144,7 +144,8 @@ def render_markdown(result: BacktestResult) -> str:
                   f"{_pct(lab['transition_called_range_ok'], 1)}.", ""]
     lines += ["## Per symbol-range", "",
               "| range | bars | hours | warming up | ALWAYS | VERDICT | STICKY | SUPERVISOR | ADX_FILTER | RANDOM "
-              "(median, 5–95 %) | HOLD | RANGE_OK hold | all hold |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "(median, 5–95 %) | HOLD | RANGE_OK hold | start-ok hold | all hold |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for o in result.outcomes:
         p, r = o.policies, o.random.get("return")
         band = "–" if not r else f"{_pct(r['median'])} ({_pct(r['p05'])} … {_pct(r['p95'])})"
@@ -152,7 +153,7 @@ def render_markdown(result: BacktestResult) -> str:
                      + " | ".join(_pct(p[k]["return"]) if k in p else "–"
                                   for k in ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "ADX_FILTER"))
                      + f" | {band} | {_pct(p['HOLD']['return'])} | {_num(o.forward['RANGE_OK']['hold'], 3)} | "
-                     f"{_num(o.forward['ALL']['hold'], 3)} |")
+                     f"{_num(o.forward['GRID_START_OK']['hold'], 3)} | {_num(o.forward['ALL']['hold'], 3)} |")
     if result.failures:
         lines += ["", "## Symbol-ranges not backtested", ""] + [f"- {f['range']}: {f['reason']}"
                                                                   for f in result.failures]

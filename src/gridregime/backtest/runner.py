@@ -153,6 +153,7 @@ class RangeOutcome:
     hourly_pnl: dict[str, np.ndarray] = field(default_factory=dict)
     fwd: dict[str, np.ndarray] = field(default_factory=dict)
     verdict_arr: np.ndarray | None = None
+    start_arr: np.ndarray | None = None  # grid_start_ok per hour
     skipped: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -388,6 +389,7 @@ def run_range(rng: SymbolRange, config: RegimeConfig, settings: BacktestSettings
 
     lower, upper, atr = col("range_lower"), col("range_upper"), col("atr")
     verdicts = [None if r is None or r["status"] != "ok" else r["verdict"] for r in rows]
+    start_ok = np.array([bool(r is not None and r.get("grid_start_ok")) for r in rows], dtype=bool)
     fwd = M.forward_stats(hh, hl, hc, present, lower, upper, atr, settings.horizon)
     stops = M.stop_stats([g for g in sup_rows if g is not None], index, hh, hl, present, settings.horizon)
     labels = _labels_for(source_name, rng.symbol, hours)
@@ -411,9 +413,10 @@ def run_range(rng: SymbolRange, config: RegimeConfig, settings: BacktestSettings
     return RangeOutcome(
         key=rng.key, symbol=rng.symbol, start=rng.start, end=rng.end, coarse=rng.coarse, hours=hours, table=table,
         policies=policies, random=random_summary, verdicts=M.verdict_process(verdicts),
-        forward=M.per_verdict(verdicts, fwd), stops=stops,
+        forward=M.per_verdict(verdicts, fwd, {"GRID_START_OK": start_ok}), stops=stops,
         labels=None if labels is None else M.label_accuracy(verdicts, labels), info=info,
         hourly_pnl=hourly_pnl, fwd=fwd, verdict_arr=np.array([v or "" for v in verdicts], dtype=object),
+        start_arr=start_ok,
         skipped=[f.to_dict() for f in batch.failures], seconds=time.perf_counter() - t0,
     )
 
@@ -437,9 +440,10 @@ def _random_summary(rows: list[dict[str, Any]], sup: dict[str, Any], basis: dict
     return out
 
 
-HOUR_COLUMNS = ("symbol", "hour", "status", "verdict", "confidence", "history_bars", "warming_up", "price", "atr",
+HOUR_COLUMNS = ("symbol", "hour", "status", "verdict", "grid_start_ok", "confidence", "history_bars", "warming_up",
+                "price", "atr",
                 "range_lower", "range_upper", "trend_score", "mean_rev_score", "vol_change_score",
-                "range_quality_score", "action", "events", "gate_phase", "grid_enabled", "grid_mode",
+                "range_quality_score", "action", "events", "reason", "gate_phase", "grid_enabled", "grid_mode",
                 "grid_lower", "grid_upper", "grid_levels", "grid_allocation", "forward_hold", "forward_abs_move_atr",
                 "forward_rv_ratio")
 
@@ -452,10 +456,11 @@ def _hour_table(rng, hours, rows, sup_rows, runs, random_runs, hold, flat, fwd) 
 
     t: dict[str, list] = {
         "symbol": [rng.symbol] * n, "hour": list(hours),
-        **{c: take(rows, c) for c in ("status", "verdict", "confidence", "history_bars", "warming_up", "price", "atr",
+        **{c: take(rows, c) for c in ("status", "verdict", "grid_start_ok", "confidence", "history_bars", "warming_up",
+                                      "price", "atr",
                                       "range_lower", "range_upper", "trend_score", "mean_rev_score",
                                       "vol_change_score", "range_quality_score")},
-        **{c: take(sup_rows, c) for c in ("action", "events", "gate_phase", "grid_enabled", "grid_mode",
+        **{c: take(sup_rows, c) for c in ("action", "events", "reason", "gate_phase", "grid_enabled", "grid_mode",
                                           "grid_lower", "grid_upper", "grid_levels", "grid_allocation")},
         "forward_hold": _nan_none(fwd["hold"]), "forward_abs_move_atr": _nan_none(fwd["abs_move_atr"]),
         "forward_rv_ratio": _nan_none(fwd["rv_ratio"]),
@@ -521,7 +526,8 @@ def _pool(outcomes: list[RangeOutcome], settings: BacktestSettings) -> dict[str,
         }
     verdicts = np.concatenate([o.verdict_arr for o in outcomes])
     fwd = {k: np.concatenate([o.fwd[k] for o in outcomes]) for k in outcomes[0].fwd}
-    pooled["forward"] = M.per_verdict([v or None for v in verdicts], fwd)
+    starts = np.concatenate([o.start_arr for o in outcomes])
+    pooled["forward"] = M.per_verdict([v or None for v in verdicts], fwd, {"GRID_START_OK": starts})
     counts = {v: sum(o.verdicts["counts"][v] for o in outcomes) for v in M.VERDICTS}
     total = sum(counts.values())
     pooled["verdicts"] = {"counts": counts, "shares": {v: counts[v] / total if total else None for v in counts},
@@ -591,6 +597,8 @@ def _differences(outcomes: list[RangeOutcome], settings: BacktestSettings) -> li
         out.append({"kind": kind, "a": a, "b": b, "unit": stat, **iv})
 
     analysed = verdicts != ""
+    starts = np.concatenate([o.start_arr for o in outcomes])
+    ratio_diff("forward_hold", "hold", starts, analysed, "GRID_START_OK", "ALL")
     ratio_diff("forward_hold", "hold", verdicts == "RANGE_OK", analysed, "RANGE_OK", "ALL")
     ratio_diff("forward_move", "abs_move_atr", verdicts == "TREND", verdicts == "RANGE_OK", "TREND", "RANGE_OK")
     ratio_diff("forward_rv", "rv_ratio", verdicts == "TRANSITION", analysed & (verdicts != "TRANSITION"),

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(policy_table(result.pooled["policies"])))
     for d in result.differences:
         if d["kind"] == "forward_hold" and d["estimate"] is not None:
-            print(f"24 h range-hold, RANGE_OK minus all hours: {100 * d['estimate']:+.1f} pp "
+            print(f"24 h range-hold, {d['a']} minus all hours: {100 * d['estimate']:+.1f} pp "
                   f"(90 % CI {100 * (d['low'] or 0):+.1f} … {100 * (d['high'] or 0):+.1f})")
     for f in result.failures:
         print(f"not backtested: {f['range']}: {f['reason']}")

@@ -36,7 +36,9 @@ class MarketState:
     Scores are 0–100, ``atr``, ``price`` and range bounds in quote currency, ``hour_range_atr`` is
     the hour's high-low range in ATR. Missing values are NaN (``atr_rank`` may be NaN when not yet
     ranked); ``verdict`` is None only when ``status`` is ``"insufficient_data"``. ``confidence`` is
-    carried for display only: no grid decision reads it (SPEC §8).
+    carried for display only: no grid decision reads it (SPEC §8). ``grid_start_ok`` (RANGE_OK and
+    room to both bounds) and ``start_room_ok`` (the room alone) are the engine's start check; None
+    when unknown, and then a start follows the verdict alone.
     """
 
     symbol: str
@@ -59,6 +61,8 @@ class MarketState:
     range_upper: float = NAN
     status: str = "ok"
     confidence: float = NAN
+    grid_start_ok: bool | None = None
+    start_room_ok: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbol", validate_symbol(self.symbol))
@@ -128,6 +132,9 @@ def market_state_from_result(result: Any) -> MarketState:
         "status": str(getattr(result, "status", "ok")),
         "confidence": _float(getattr(result, "confidence", None)),
     }
+    start = next((f for f in getattr(result, "decision_factors", ()) or () if f.check == "grid_start_room"), None)
+    if start is not None:
+        kwargs.update(grid_start_ok=bool(getattr(result, "grid_start_ok", False)), start_room_ok=bool(start.passed))
     if scores is not None:
         kwargs.update(
             trend_score=scores.trend,

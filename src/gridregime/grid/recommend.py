@@ -158,12 +158,18 @@ def recommend(
         if phase is not Phase.READY:
             return make(Action.NO_ACTION,
                         f"restart gates at {phase.value} (readiness {readiness(gate_state):.2f}); not yet")
+        if market.start_room_ok is False:
+            return make(Action.NO_ACTION, "restart gates passed; price too close to a bound of the range to "
+                                          "start a grid (start check)")
         try:
             fresh = probation_grid(market, policy, reason="restart after gates passed")
         except GridBuildError as exc:
             return make(Action.NO_ACTION, f"gates passed but no probationary grid can be built: {exc}")
         return make(Action.ENABLE_GRID, "restart gates passed: regime RANGE_OK, start a probationary grid",
                     proposed=fresh)
+    if verdict == RANGE_OK and market.grid_start_ok is False:
+        return make(Action.NO_ACTION, "grid disabled and verdict RANGE_OK, but price is too close to a bound of "
+                                      "the range to start a grid (start check)")
     if verdict == RANGE_OK:
         try:
             fresh = normal_grid(market, policy, reason="enable on RANGE_OK")
