@@ -48,3 +48,18 @@ def build_store(root: Path, *, symbol: str = "BTC-USDT", source_file: Path = BTC
         storage.write_hour(symbol, hour, minute, hourly, source="binance", price_scale=price_scale,
                            collected_at=hour + timedelta(hours=1, seconds=4))
     return hours
+
+
+def redigest(doc: dict) -> dict:
+    """Recompute ``metadata.content_sha256`` of a decoded market document after editing its bars,
+    as a deliberate forger would, so that only the rule under test can catch the edit."""
+    import numpy as np
+
+    from gridregime.snapshot.format import DIGEST_KEY, bars_digest
+
+    if DIGEST_KEY in doc.get("metadata", {}):
+        b = doc["bars"]
+        doc["metadata"][DIGEST_KEY] = bars_digest(*(np.asarray(b[k], dtype=np.int64)
+                                                    for k in ("ts", "open", "high", "low", "close")),
+                                                  np.asarray(b["volume"], dtype=np.float64))
+    return doc

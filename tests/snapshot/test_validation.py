@@ -9,7 +9,7 @@ import pytest
 
 from gridregime.snapshot import SnapshotReader, SnapshotValidationError, market_path
 from gridregime.snapshot.format import change_pct
-from tests.snapshot.fixtures import build_store
+from tests.snapshot.fixtures import build_store, redigest
 
 SYMBOL = "BTC-USDT"
 
@@ -41,6 +41,7 @@ def _resummarize(doc: dict) -> None:
         s = {k: b[k][-1] for k in ("open", "high", "low", "close", "volume")}
     s["change_pct"] = change_pct(s["open"], s["close"])
     doc["market_summary"] = s
+    redigest(doc)
 
 
 def _set(path: list, value):

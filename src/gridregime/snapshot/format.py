@@ -4,9 +4,16 @@ Prices are stored as integers ``round(price * price_scale)``. A price that does 
 the round trip ``int / price_scale`` exactly is refused: storage is lossless or it fails.
 Encoding is deterministic (same input, same bytes), which makes the immutability check of
 raw files a plain byte comparison.
+
+``metadata.content_sha256`` (written by every writer, optional for readers) is the SHA-256
+(lower-case hex) of the canonical ``bars`` columns: the bytes of ``ts``, ``open``, ``high``,
+``low`` and ``close`` as little-endian int64 followed by ``volume`` as little-endian IEEE-754
+float64, in that order, with nothing in between (:func:`bars_digest`). It catches a value
+changed within its bar's bounds, which no other rule can.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from datetime import datetime
@@ -28,6 +35,18 @@ DOCUMENT_KEYS = ("schema_version", "metadata", "market_summary", "bars")
 METADATA_KEYS = ("symbol", "timeframe", "hour", "collected_at", "source", "price_scale", "bar_count")
 SUMMARY_KEYS = ("open", "high", "low", "close", "volume", "change_pct")
 BAR_KEYS = ("ts", "open", "high", "low", "close", "volume")
+#: Optional metadata field: SHA-256 of the canonical bars columns (see the module docstring).
+DIGEST_KEY = "content_sha256"
+
+
+def bars_digest(ts: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                volume: np.ndarray) -> str:
+    """SHA-256 (hex) of the canonical bars columns: five int64 columns then float64 volume, little-endian."""
+    h = hashlib.sha256()
+    for col in (ts, open_, high, low, close):
+        h.update(np.ascontiguousarray(col, dtype="<i8").tobytes())
+    h.update(np.ascontiguousarray(volume, dtype="<f8").tobytes())
+    return h.hexdigest()
 
 
 def is_power_of_ten(value: object) -> bool:
@@ -123,11 +142,14 @@ def market_summary(timeframe: str, o: np.ndarray, h: np.ndarray, lo: np.ndarray,
 
 
 def encode_market(*, path: str | os.PathLike, symbol: str, timeframe: str, hour: datetime,
-                  bars: pa.Table, price_scale: int, source: str, collected_at: datetime) -> bytes:
+                  bars: pa.Table, price_scale: int, source: str, collected_at: datetime,
+                  with_digest: bool = True) -> bytes:
     """Serialize bars (:data:`~gridregime.bars.BARS_SCHEMA`) into a format v1 market document.
 
     ``path`` only names the target file in error messages. The result is not validated
-    here; see :func:`gridregime.snapshot.validate.validate_market_document`.
+    here; see :func:`gridregime.snapshot.validate.validate_market_document`. With
+    ``with_digest=False`` the document lacks ``metadata.content_sha256`` (as files written
+    before the field existed do); used to recognise such files as unchanged.
     """
     cols = bars_to_numpy(bars)
     ints = {name: scale_prices(cols[name], price_scale, path=path, field=f"bars.{name}") for name in PRICE_COLUMNS}
@@ -149,6 +171,9 @@ def encode_market(*, path: str | os.PathLike, symbol: str, timeframe: str, hour:
         "market_summary": market_summary(timeframe, ints["open"], ints["high"], ints["low"], ints["close"], volume),
         "bars": {"ts": cols["ts"], **ints, "volume": volume},
     }
+    if with_digest:
+        doc["metadata"][DIGEST_KEY] = bars_digest(cols["ts"], ints["open"], ints["high"], ints["low"],
+                                                  ints["close"], volume)
     return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
 
 

@@ -30,7 +30,7 @@ from gridregime.snapshot.errors import (
     SnapshotValidationError,
 )
 from gridregime.snapshot.fileio import SnapshotReadError, os_reason, read_snapshot_bytes
-from gridregime.snapshot.format import MAX_SCALED_PRICE, SCHEMA_VERSION, decode_json
+from gridregime.snapshot.format import DIGEST_KEY, MAX_SCALED_PRICE, SCHEMA_VERSION, bars_digest, decode_json
 from gridregime.snapshot.paths import (
     analysis_path,
     hour_of_dir,
@@ -145,7 +145,10 @@ def _fast_head(head: object, symbol: str, hour_text: str, hour: datetime):
         if not (type(a) is int and type(b) is int and type(c) is int and type(d) is int
                 and type(s_floats[0]) in _NUMBER_TYPES and type(s_floats[1]) in _NUMBER_TYPES):
             return None
-        return scale, s_ints, s_floats
+        digest = meta.get(DIGEST_KEY)
+        if DIGEST_KEY in meta and (type(digest) is not str or len(digest) != 64):
+            return None  # the reference validator names the problem
+        return scale, s_ints, s_floats, digest
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -153,7 +156,7 @@ def _fast_head(head: object, symbol: str, hour_text: str, hour: datetime):
 def _fast_split(data: bytes, symbol: str, hour_text: str, hour: datetime):
     """A minute file in the writer's own layout, split without decoding its bars.
 
-    Returns ``(price_scale, summary ints, summary floats, six column segments)`` where each
+    Returns ``(price_scale, summary ints, summary floats, digest, six column segments)`` where each
     segment is a view of the bytes between the brackets of one ``bars`` array, or ``None``
     when the file is not in that layout (or its head does not pass the cheap checks).
     Cutting at ``,"bars":{"ts":[`` is safe: that text cannot occur inside a JSON string, and
@@ -552,6 +555,8 @@ class SnapshotReader:
         arrays = self._columns(rows, symbol, report)
         if arrays is not None and self.validate:
             arrays = self._check_rules(arrays, symbol, report)
+        elif arrays is not None:
+            arrays.pop("digest", None)
         return arrays, available_1h
 
     def _path_1m(self, symbol, hour) -> str:
@@ -578,8 +583,9 @@ class SnapshotReader:
         s = market.summary
         segments = [orjson.dumps(a, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
                     for a in (market.ts, market.open, market.high, market.low, market.close, market.volume)]
+        # the digest (if any) was checked by the reference validator
         return (market.price_scale, [s["open"], s["high"], s["low"], s["close"]],
-                [s["volume"], s["change_pct"]], segments)
+                [s["volume"], s["change_pct"]], None, segments)
 
     def _columns(self, rows: list[tuple], symbol, report):
         """One (files × 60) array per column for all collected files, parsed in bulk.
@@ -596,7 +602,7 @@ class SnapshotReader:
         for _ in range(3):
             out, bad = {}, []
             for c, (name, (bulk, single)) in enumerate(zip(names, parsers)):
-                segments = [rows[i][4][c] for i in keep]
+                segments = [rows[i][5][c] for i in keep]
                 arr = bulk(segments)
                 if arr is None:
                     at_fault = [keep[j] for j, seg in enumerate(segments) if not single(seg)]
@@ -636,6 +642,7 @@ class SnapshotReader:
         out["scale"] = np.array([rows[i][1] for i in keep], dtype=np.int64)
         out["summary_ints"] = np.array([rows[i][2] for i in keep], dtype=np.int64)
         out["summary_floats"] = np.array([rows[i][3] for i in keep], dtype=np.float64)
+        out["digest"] = np.array([rows[i][4] for i in keep], dtype=object)
         return out
 
     def _check_rules(self, a, symbol, report):
@@ -658,6 +665,12 @@ class SnapshotReader:
         with np.errstate(divide="ignore", invalid="ignore"):
             chg = (si[:, 3] - si[:, 0]) / si[:, 0] * 100.0
         bad |= ~(np.abs(sf[:, 1] - chg) <= VOLUME_RTOL * np.abs(chg) + CHANGE_PCT_ATOL)
+        digests = a.pop("digest", None)
+        if digests is not None:
+            ts = a["ts"]
+            for i, want in enumerate(digests):
+                if want is not None and not bad[i] and bars_digest(ts[i], o[i], h[i], lo[i], c[i], v[i]) != want:
+                    bad[i] = True
         if not bad.any():
             return a
         drop = np.zeros(len(bad), dtype=bool)

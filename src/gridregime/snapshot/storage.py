@@ -31,6 +31,7 @@ from gridregime.symbols import validate_symbol
 from gridregime.timeutil import UTC, to_ms, to_utc, to_utc_hour
 
 DEFAULT_HISTORY_HOURS = 1000
+_DIGEST_FIELD = b'"content_sha256"'
 
 
 @dataclass(frozen=True)
@@ -145,13 +146,17 @@ class SnapshotStorage:
             when = _existing_collected_at(existing) or datetime.now(UTC).replace(microsecond=0)
         else:
             when = to_utc(collected_at, name="collected_at")
-        data = encode_market(path=path, symbol=symbol, timeframe=timeframe, hour=hour,
-                             bars=self._prepare_bars(timeframe, hour, bars), price_scale=price_scale,
-                             source=source, collected_at=when)
+        prepared_bars = self._prepare_bars(timeframe, hour, bars)
+        data = encode_market(path=path, symbol=symbol, timeframe=timeframe, hour=hour, bars=prepared_bars,
+                             price_scale=price_scale, source=source, collected_at=when)
         market = validate_market_document(orjson.loads(data), path, symbol=symbol, timeframe=timeframe, hour=hour)
         if existing is None:
             status = "written"
-        elif existing == data:
+        elif existing == data or (_DIGEST_FIELD not in existing and existing == encode_market(
+                path=path, symbol=symbol, timeframe=timeframe, hour=hour, bars=prepared_bars,
+                price_scale=price_scale, source=source, collected_at=when, with_digest=False)):
+            # a file written before content_sha256 existed, holding exactly these bars: unchanged
+            # (raw files are immutable; it keeps reading as it is)
             status = "unchanged"
         elif overwrite:
             status = "written"

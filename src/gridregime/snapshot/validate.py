@@ -21,10 +21,12 @@ from gridregime.errors import InvalidParameterError
 from gridregime.snapshot.errors import SnapshotNotFoundError, SnapshotValidationError
 from gridregime.snapshot.format import (
     BAR_KEYS,
+    DIGEST_KEY,
     MAX_SCALED_PRICE,
     METADATA_KEYS,
     SCHEMA_VERSION,
     SUMMARY_KEYS,
+    bars_digest,
     change_pct,
     decode_json,
     is_power_of_ten,
@@ -217,6 +219,10 @@ def validate_market_document(doc: object, path: str | os.PathLike, *, symbol: st
     if not is_power_of_ten(scale):
         _fail(path, "metadata.price_scale", f"expected a power of ten (1, 10, 100, ...), got {scale!r}")
     bar_count = _require_int(meta["bar_count"], path, "metadata.bar_count")
+    digest = meta.get(DIGEST_KEY)
+    if DIGEST_KEY in meta and not (isinstance(digest, str) and len(digest) == 64
+                                   and all(ch in "0123456789abcdef" for ch in digest)):
+        _fail(path, f"metadata.{DIGEST_KEY}", f"expected 64 lower-case hex digits (SHA-256), got {digest!r}")
 
     summary = _require_mapping(doc, "market_summary", path, "market_summary")
     for key in SUMMARY_KEYS:
@@ -302,6 +308,14 @@ def validate_market_document(doc: object, path: str | os.PathLike, *, symbol: st
     expect_change = change_pct(expect["open"], expect["close"])
     if not math.isclose(s_change, expect_change, rel_tol=VOLUME_RTOL, abs_tol=CHANGE_PCT_ATOL):
         _fail(path, "market_summary.change_pct", f"expected {expect_change!r} from the bars, got {s_change!r}")
+
+    # last: a change that breaks a rule is named by that rule; the digest catches the rest
+    if digest is not None:
+        actual = bars_digest(ts, o, h, lo, c, volume)
+        if actual != digest:
+            _fail(path, f"metadata.{DIGEST_KEY}",
+                  f"the bars do not match their digest (expected {digest}, the bars give {actual}): "
+                  "a value was changed after writing")
 
     return MarketFile(path=path, symbol=m_symbol, timeframe=m_timeframe, hour=m_hour, collected_at=collected_at,
                       source=source, price_scale=scale, ts=ts, open=o, high=h, low=lo, close=c, volume=volume,
