@@ -1,0 +1,71 @@
+"""``gridregime calibrate``: choose RegimeConfig values walk-forward (past windows only)."""
+from __future__ import annotations
+
+import argparse
+
+from gridregime.errors import InvalidParameterError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="choose RegimeConfig values walk-forward and report in-sample next to out-of-sample",
+        description="Cut --start..--end into folds of --train-months followed by --test-months (30-day "
+        "months). In each fold, backtest the defaults and every combination of the --vary values on the "
+        "training window, keep the best by --objective, and score it on the test window it never saw. "
+        "Writes the values chosen on the most recent training window as a RegimeConfig TOML (--out) and "
+        "the fold table (--report).",
+    )
+    p.add_argument("--root", required=True, help="snapshot root directory")
+    p.add_argument("--symbols", required=True, nargs="+", help="symbols, e.g. ETH-USDT BTC-USDT")
+    p.add_argument("--start", required=True, help="first hour, ISO-8601 (UTC)")
+    p.add_argument("--end", required=True, help="last hour, ISO-8601 (UTC), inclusive")
+    p.add_argument("--train-months", dest="train_months", type=int, required=True, help="training window, months")
+    p.add_argument("--test-months", dest="test_months", type=int, required=True, help="test window, months")
+    p.add_argument("--vary", required=True, nargs="+", metavar="NAME=V1,V2",
+                   help="RegimeConfig fields and the values to try, e.g. grid_start_min_room_atr=1.25,1.75,2.25")
+    p.add_argument("--objective", default="start_hold", choices=("start_hold", "supervisor", "supervisor_return"),
+                   help="what a configuration is chosen by (default start_hold)")
+    p.add_argument("--config", default=None, help="RegimeConfig TOML the candidates start from")
+    p.add_argument("--out", required=True, metavar="FILE", help="write the chosen values here (TOML)")
+    p.add_argument("--report", default=None, metavar="DIR", help="also write calibrate.md and calibrate.json here")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import orjson
+
+    from gridregime._atomic import atomic_write_bytes, atomic_write_text
+    from gridregime.backtest.calibrate import parse_vary, walk_forward
+    from gridregime.config import load_config
+
+    if not Path(args.root).is_dir():
+        raise InvalidParameterError(f"--root: expected a snapshot directory, got {args.root!r} (not a directory)")
+    if not Path(args.out).parent.is_dir():
+        raise InvalidParameterError(f"--out: expected a file in an existing directory, got {args.out!r}")
+    if args.workers < 1:
+        raise InvalidParameterError(f"--workers: expected an integer >= 1, got {args.workers}")
+    symbols = [s for item in args.symbols for s in item.split(",") if s]
+    vary = parse_vary(args.vary)
+    try:
+        result = walk_forward(args.root, symbols, args.start, args.end, train_months=args.train_months,
+                              test_months=args.test_months, vary=vary, objective=args.objective,
+                              base=load_config(args.config), workers=args.workers)
+    except InvalidParameterError as exc:
+        name, sep, rest = str(exc).partition(":")
+        if sep and name in ("train_months", "test_months", "start", "end", "symbols"):
+            raise InvalidParameterError(f"--{name.replace('_', '-')}:{rest}") from exc
+        raise
+    atomic_write_text(Path(args.out), result.to_toml())
+    md = result.to_markdown()
+    if args.report:
+        report = Path(args.report)
+        report.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(report / "calibrate.md", md)
+        atomic_write_bytes(report / "calibrate.json", orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+    print(md, end="")
+    print(f"chosen values: {args.out}")
+    return 0
