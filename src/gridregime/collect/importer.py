@@ -48,6 +48,9 @@ class ImportReport:
         The price scale every file of the import uses.
     elapsed : float
         Wall-clock seconds.
+    updated_later : tuple of str
+        With ``overwrite``: 1h files of later hours (outside the written ones) whose copy of an
+        overwritten hour's bar was replaced, so no history keeps the old bar.
     """
 
     symbol: str
@@ -61,6 +64,7 @@ class ImportReport:
     price_scale: int = 100
     elapsed: float = 0.0
     history_hours: int = field(default=1000)
+    updated_later: tuple[str, ...] = ()
 
     @property
     def hours(self) -> int:
@@ -75,6 +79,7 @@ class ImportReport:
             "skipped": [{"hour": iso_z(s.hour), "missing_minutes": s.missing_minutes} for s in self.skipped],
             "gaps": [iso_z(g) for g in self.gaps], "price_scale": self.price_scale,
             "history_hours": self.history_hours, "elapsed": self.elapsed,
+            "updated_later": list(self.updated_later),
         }
 
     def summary(self) -> str:
@@ -88,6 +93,9 @@ class ImportReport:
             lines.append("skipped (incomplete hours): " + ", ".join(
                 f"{iso_z(s.hour)} ({s.missing_minutes} min missing)" for s in self.skipped[:20]
             ) + (f", ... {len(self.skipped) - 20} more" if len(self.skipped) > 20 else ""))
+        if self.updated_later:
+            lines.append(f"later 1h files updated with the overwritten bars: {len(self.updated_later)} ("
+                         + ", ".join(self.updated_later[:5]) + (", ..." if len(self.updated_later) > 5 else "") + ")")
         if self.gaps:
             lines.append(f"hourly gaps in history: {len(self.gaps)} h (" + ", ".join(
                 iso_z(g) for g in self.gaps[:10]) + (", ..." if len(self.gaps) > 10 else "") + ")")
@@ -219,6 +227,7 @@ def import_snapshots(
     source_name = getattr(source, "name", type(source).__name__)
 
     written: list[datetime] = []
+    updated: dict[str, None] = {}
     unchanged: list[datetime] = []
     skipped: list[SkippedHour] = []
     from tqdm import tqdm
@@ -242,6 +251,9 @@ def import_snapshots(
                 overwrite=overwrite,
             )
             (written if result.status == "written" else unchanged).append(hour)
+            updated.update(dict.fromkeys(str(p) for p in result.updated))
+            for p in result.paths:
+                updated.pop(str(p), None)
             bar.update(1)
     finally:
         bar.close()
@@ -259,4 +271,5 @@ def import_snapshots(
         price_scale=int(price_scale),
         elapsed=time.perf_counter() - t0,
         history_hours=history_hours,
+        updated_later=tuple(updated),
     )

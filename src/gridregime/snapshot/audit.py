@@ -7,15 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from gridregime.errors import InvalidParameterError
 from gridregime.snapshot.errors import SnapshotError
 from gridregime.snapshot.fileio import SnapshotReadError, os_reason, read_snapshot_bytes
 from gridregime.snapshot.format import decode_json
 from gridregime.snapshot.paths import parse_market_file_name
 from gridregime.snapshot.reader import SnapshotReader
-from gridregime.snapshot.validate import MarketFile, check_cross_file, read_market_file
+from gridregime.snapshot.validate import VOLUME_RTOL, MarketFile, check_cross_file, read_market_file
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import to_utc_hour
+from gridregime.timeutil import from_ms, iso_z, to_utc_hour
 
 
 @dataclass
@@ -59,6 +61,7 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
     end = to_utc_hour(end, name="--end") if end is not None else None
     report = StoreReport()
     reader = SnapshotReader(root)
+    previous_1h: dict[str, MarketFile] = {}  # per symbol, the latest valid 1h file seen
     def unreadable(path, exc):
         report.bad.append((str(path), str(exc)))
 
@@ -105,6 +108,13 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
                 report.files_ok += 1
                 if timeframe == "1h" and market.gaps():
                     report.gaps.append((str(path), market.gaps()))
+                if timeframe == "1h":
+                    before = previous_1h.get(sym)
+                    previous_1h[sym] = market
+                    if before is not None:
+                        problem = compare_overlap(before, market)
+                        if problem:
+                            report.bad.append((str(path), problem))
             markets.setdefault(sym, {})[timeframe] = market
         for sym, pair in sorted(markets.items()):
             for timeframe in ("1m", "1h"):
@@ -117,6 +127,31 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
                 except SnapshotError as exc:
                     report.bad.append((str(directory / f"{sym}_1h.json"), str(exc)))
     return report
+
+
+def compare_overlap(older: MarketFile, newer: MarketFile) -> str | None:
+    """The bars two 1h files both hold must be equal (prices exactly, volume within
+    :data:`~gridregime.snapshot.validate.VOLUME_RTOL`); the problem, naming both files, or None."""
+    common, i, j = np.intersect1d(older.ts, newer.ts, assume_unique=True, return_indices=True)
+    if not len(common):
+        return None
+    for key in ("open", "high", "low", "close"):
+        a = getattr(older, key)[i].astype(object) * newer.price_scale
+        b = getattr(newer, key)[j].astype(object) * older.price_scale
+        bad = np.flatnonzero(a != b)
+        if bad.size:
+            k = int(bad[0])
+            return (f"{newer.path}: bars.{key}: bar {iso_z(from_ms(int(common[k])))} is "
+                    f"{int(getattr(newer, key)[j[k]])}/{newer.price_scale} here but "
+                    f"{int(getattr(older, key)[i[k]])}/{older.price_scale} in {older.path} "
+                    "(overlapping 1h files must agree)")
+    va, vb = older.volume[i], newer.volume[j]
+    bad = np.flatnonzero(~(np.abs(va - vb) <= VOLUME_RTOL * np.maximum(np.abs(va), np.abs(vb)) + 1e-12))
+    if bad.size:
+        k = int(bad[0])
+        return (f"{newer.path}: bars.volume: bar {iso_z(from_ms(int(common[k])))} is {float(vb[k])!r} here but "
+                f"{float(va[k])!r} in {older.path} (overlapping 1h files must agree)")
+    return None
 
 
 def _remove_if_stale(path: Path, cutoff: float) -> bool:

@@ -322,6 +322,29 @@ def _is_dir(entry, parent, on_error) -> bool:
         return False
 
 
+def _last_hourly_bar(path: str) -> dict | None:
+    """The last bar of a 1h file as float prices, from its ``market_summary`` (read without
+    decoding the bars); ``None`` when the file cannot be read or its head is not as written."""
+    try:
+        data = read_snapshot_bytes(path)
+    except SnapshotError:
+        return None
+    i = data.find(_BARS_MARKER)
+    try:
+        head = orjson.loads(data[:i] + b"}") if i > 0 else orjson.loads(data)
+        scale = head["metadata"]["price_scale"]
+        s = head["market_summary"]
+        if type(scale) is not int or scale not in _POWERS_OF_TEN:
+            return None
+        out = {k: s[k] / scale for k in ("open", "high", "low", "close")}
+        out["volume"] = float(s["volume"])
+        if not all(type(s[k]) is int for k in ("open", "high", "low", "close")):
+            return None
+        return out
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
 class SnapshotReader:
     """Reader of the snapshot store (SPEC §3).
 
@@ -499,6 +522,7 @@ class SnapshotReader:
         hourly, hourly_cols = self._load_history(symbol, start, end, reach_to, available_1h, report)
         if arrays is not None and self.validate and hourly_cols is not None:
             arrays = self._check_against_history(arrays, hourly_cols, symbol, report)
+            arrays = self._check_history_files(arrays, hourly_cols, symbol, reach_to, end, history_hours, report)
 
         if strict and problems:
             first = min(problems)
@@ -726,6 +750,50 @@ class SnapshotReader:
             report(where, "invalid", SnapshotValidationError(
                 older.path, field, f"bar {iso_z(hour)} disagrees with the same bar in {newer.path}"))
         return bars_table(*cols), (cols, [files[i].path for i in origin])
+
+    def _check_history_files(self, a, hourly_cols, symbol, reach_to: int, end, history_hours, report):
+        """Overlapping 1h files must agree: each bar of the merged history that has a 1h file of
+        its own hour (not one of the files merged) is compared with that file's summary (its
+        last bar, cheap to read from the file's head). A bar that disagrees is never used
+        silently: every loaded hour whose history window holds it is reported, naming both
+        files, and dropped."""
+        (hts, ho, hh, hl, hc, hv), origin = hourly_cols
+        if not len(a["hours"]) or not len(hts):
+            return a
+        merged_from = set(origin)
+        conflicts: list[tuple[int, str, str, str]] = []  # (ts, field, bar's file, hour's own file)
+        root = os.fspath(self.root)
+        for j in np.flatnonzero((hts >= reach_to) & (hts <= to_ms(end))):
+            hour = from_ms(int(hts[j]))
+            path = (f"{root}/{hour.year:04d}/{hour.month:02d}/{hour.day:02d}/{hour.hour:02d}/"
+                    f"{symbol}_1h.json")
+            if path in merged_from or not _present(path):
+                continue
+            last = _last_hourly_bar(path)
+            if last is None:
+                continue  # unreadable or invalid: reported by validate, not used here
+            for field, mine in zip(("open", "high", "low", "close"), (ho, hh, hl, hc)):
+                if mine[j] != last[field]:
+                    conflicts.append((int(hts[j]), f"bars.{field}", origin[j], path))
+                    break
+            else:
+                vol = float(hv[j])
+                if not abs(vol - last["volume"]) <= VOLUME_RTOL * max(abs(vol), abs(last["volume"])) + 1e-12:
+                    conflicts.append((int(hts[j]), "bars.volume", origin[j], path))
+        if not conflicts:
+            return a
+        window = (history_hours or 10**9) * HOUR_MS
+        keep = np.ones(len(a["hours"]), dtype=bool)
+        for i, hour in enumerate(a["hours"]):
+            h_ms = to_ms(hour)
+            for ts, field, used, own in conflicts:
+                if h_ms - window < ts <= h_ms:
+                    report(hour, "invalid", SnapshotValidationError(
+                        used, field, f"history bar {iso_z(from_ms(ts))} disagrees with the last bar of {own} "
+                        f"(overlapping 1h files must agree; the analysis of {iso_z(hour)} would use it)"))
+                    keep[i] = False
+                    break
+        return self._select(a, keep)
 
     def _check_against_history(self, a, hourly_cols, symbol, report):
         """Cross-file rule in bulk: each hour's minute aggregate equals its hourly bar."""

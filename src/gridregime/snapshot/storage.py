@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
 from gridregime._atomic import atomic_write_bytes, atomic_write_text
-from gridregime.bars import normalize_bars, slice_time
+from gridregime.bars import bars_table, normalize_bars, slice_time
 from gridregime.errors import InvalidParameterError
-from gridregime.snapshot.errors import SnapshotConflictError, SnapshotValidationError
+from gridregime.snapshot.errors import SnapshotConflictError, SnapshotNotFoundError, SnapshotValidationError
+from gridregime.snapshot.fileio import read_snapshot_bytes
 from gridregime.snapshot.format import encode_market, infer_price_scale, is_power_of_ten
 from gridregime.snapshot.paths import (
     analysis_path,
@@ -28,7 +30,7 @@ from gridregime.snapshot.validate import (
     validate_market_document,
 )
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import UTC, to_ms, to_utc, to_utc_hour
+from gridregime.timeutil import HOUR, UTC, iso_z, to_ms, to_utc, to_utc_hour
 
 DEFAULT_HISTORY_HOURS = 1000
 _DIGEST_FIELD = b'"content_sha256"'
@@ -49,6 +51,8 @@ class HourWrite:
 
     paths: tuple[Path, Path]
     status: str
+    #: 1h files of later hours whose copy of this hour's bar was replaced (``overwrite=True``)
+    updated: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +68,22 @@ def _read_existing(path: Path) -> bytes | None:
         return path.read_bytes()
     except FileNotFoundError:
         return None
+
+
+def _holds_bar(data: bytes, h_ms: int, new: dict, scale: int, volume: float) -> bool:
+    """Whether a 1h file's bytes lack the bar at ``h_ms`` or hold exactly ``new`` there (quick
+    look without full validation; False sends the file to the full path)."""
+    try:
+        doc = orjson.loads(data)
+        bars = doc["bars"]
+        ts = bars["ts"]
+        if h_ms not in ts:
+            return True
+        i = ts.index(h_ms)
+        own = doc["metadata"]["price_scale"]
+        return (all(bars[k][i] * scale == new[k] * own for k in new) and bars["volume"][i] == volume)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
+        return False
 
 
 def _existing_collected_at(existing: bytes | None) -> datetime | None:
@@ -239,10 +259,76 @@ class SnapshotStorage:
         hourly = self._prepare(symbol, "1h", hour, hourly_bars, source=source, price_scale=scale,
                                collected_at=collected_at, overwrite=overwrite)
         check_cross_file(minute.market, hourly.market)
+        dependents = self._dependents(symbol, hour, hourly.market) if hourly.status == "written" and overwrite else []
         self._commit(minute)
         self._commit(hourly)
+        for dep in dependents:
+            self._commit(dep)
         status = "unchanged" if minute.status == hourly.status == "unchanged" else "written"
-        return HourWrite((minute.path, hourly.path), status)
+        return HourWrite((minute.path, hourly.path), status, tuple(d.path for d in dependents))
+
+    def _dependents(self, symbol: str, hour: datetime, hourly: MarketFile) -> list[_Prepared]:
+        """Later 1h files that hold a different copy of ``hour``'s bar, re-encoded with the new one.
+
+        An overwritten hour must not leave the old bar in the histories of later hours (they
+        would keep using it). Each later 1h file within reach (its history may hold up to
+        ``max(history_hours, 1000)`` bars) that holds this hour's bar with other values is
+        re-encoded with the new bar, everything else kept (source, collected_at, scale).
+
+        Raises
+        ------
+        SnapshotConflictError
+            A later 1h file that holds the bar cannot be updated (unreadable, invalid, or its
+            price scale cannot represent the new prices); nothing has been written then.
+        """
+        new = {k: int(getattr(hourly, k)[-1]) for k in ("open", "high", "low", "close")}
+        new_volume = float(hourly.volume[-1])
+        h_ms = to_ms(hour)
+        out: list[_Prepared] = []
+        reach = max(self.history_hours, DEFAULT_HISTORY_HOURS)
+        for k in range(1, reach):
+            later = hour + k * HOUR
+            path = market_path(self.root, symbol, "1h", later)
+            try:
+                if _holds_bar(read_snapshot_bytes(path), h_ms, new, hourly.price_scale, new_volume):
+                    continue  # absent from it, or already the same bar: nothing to carry over
+                existing = read_market_file(path, symbol=symbol, timeframe="1h", hour=later)
+            except SnapshotNotFoundError:
+                continue
+            except SnapshotValidationError as exc:
+                raise SnapshotConflictError(
+                    f"{path}: cannot carry the overwritten bar of {iso_z(hour)} ({exc}); fix or remove that "
+                    "file, then overwrite again") from None
+            idx = np.flatnonzero(existing.ts == h_ms)
+            if not idx.size:
+                continue
+            i = int(idx[0])
+            arrays = {key: getattr(existing, key).copy() for key in ("open", "high", "low", "close")}
+            changed = False
+            for key, value in new.items():
+                num = value * existing.price_scale
+                if num % hourly.price_scale:
+                    raise SnapshotConflictError(
+                        f"{path}: its price_scale {existing.price_scale} cannot represent the new {key} "
+                        f"{value}/{hourly.price_scale} of {iso_z(hour)}; overwrite {iso_z(later)} too "
+                        "(import the range up to it with --overwrite and --price-scale)")
+                scaled = num // hourly.price_scale
+                changed |= int(arrays[key][i]) != scaled
+                arrays[key][i] = scaled
+            volume = existing.volume.copy()
+            changed |= float(volume[i]) != new_volume
+            volume[i] = new_volume
+            if not changed:
+                continue
+            s = float(existing.price_scale)
+            table = bars_table(existing.ts, arrays["open"] / s, arrays["high"] / s, arrays["low"] / s,
+                               arrays["close"] / s, volume)
+            data = encode_market(path=path, symbol=symbol, timeframe="1h", hour=later, bars=table,
+                                 price_scale=existing.price_scale, source=existing.source,
+                                 collected_at=existing.collected_at)
+            market = validate_market_document(orjson.loads(data), path, symbol=symbol, timeframe="1h", hour=later)
+            out.append(_Prepared(path, data, market, "written"))
+        return out
 
     def write_analysis(self, symbol: str, hour: object, payload: bytes | dict) -> Path:
         """Write ``<root>/YYYY/MM/DD/HH/<SYMBOL>_regime.json`` atomically (may overwrite).
