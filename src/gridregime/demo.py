@@ -226,7 +226,7 @@ def render_summary(report: DemoReport, batch) -> str:
     lines += ["", "## Verdicts", "",
               "| symbol | analysed | insufficient history | RANGE_OK | RANGE_WEAK | TREND | TRANSITION |",
               "|---|---|---|---|---|---|---|"]
-    verdicts = ("RANGE_OK", "RANGE_WEAK", "TREND", "TRANSITION")
+    from gridregime.verdicts import VERDICTS as verdicts
     for imp in report.imports:
         mask = [s == imp.symbol for s in table["symbol"]]
         st = [table["status"][i] for i, m in enumerate(mask) if m]

@@ -10,7 +10,6 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
@@ -18,6 +17,7 @@ from typing import Any, Mapping
 import orjson
 
 from gridregime.timeutil import iso_z, to_utc
+from gridregime.verdicts import Verdict
 
 __all__ = [
     "Verdict", "Scores", "FeatureValue", "RangeCandidate", "DecisionFactor", "CompetingVerdict",
@@ -27,18 +27,6 @@ __all__ = [
 
 STATUS_OK = "ok"
 STATUS_INSUFFICIENT = "insufficient_data"
-
-
-class Verdict(str, Enum):
-    """Regime verdict; the value equals the name."""
-
-    RANGE_OK = "RANGE_OK"
-    RANGE_WEAK = "RANGE_WEAK"
-    TREND = "TREND"
-    TRANSITION = "TRANSITION"
-
-    def __str__(self) -> str:  # "RANGE_OK", not "Verdict.RANGE_OK"
-        return self.value
 
 
 def _f(x: Any) -> float | None:

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from gridregime.verdicts import VERDICTS
 
-VERDICTS = ("RANGE_OK", "RANGE_WEAK", "TREND", "TRANSITION")
 HORIZON = 24
 HOURS_PER_YEAR = 24 * 365
 LOSING_STOP = 0.02  # a grid closed more than 2 % of its allocation down

@@ -39,8 +39,8 @@ import numpy as np
 
 from gridregime.errors import InvalidParameterError
 from gridregime.grid.inputs import MarketState
+from gridregime.verdicts import RANGE_OK, TRANSITION, TREND
 
-RANGE_OK, RANGE_WEAK, TREND, TRANSITION = "RANGE_OK", "RANGE_WEAK", "TREND", "TRANSITION"
 
 GRID_POLICIES = ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "ADX_FILTER")
 ALL_POLICIES = GRID_POLICIES + ("RANDOM", "HOLD", "FLAT")

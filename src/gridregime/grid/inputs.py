@@ -16,11 +16,7 @@ from gridregime.errors import InvalidParameterError
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import to_utc_hour
 
-RANGE_OK = "RANGE_OK"
-RANGE_WEAK = "RANGE_WEAK"
-TREND = "TREND"
-TRANSITION = "TRANSITION"
-VERDICTS = (RANGE_OK, RANGE_WEAK, TREND, TRANSITION)
+from gridregime.verdicts import RANGE_OK, RANGE_WEAK, TRANSITION, TREND, VERDICTS  # noqa: F401 (re-exported)
 
 NAN = float("nan")
 
