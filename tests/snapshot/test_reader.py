@@ -70,7 +70,10 @@ def test_range_equals_per_hour_snapshots_and_source(long_history, monkeypatch):
     reader = SnapshotReader(root)
     reads = _count_1h_reads(monkeypatch)
     loaded = reader.load_range(SYMBOL, hours[0], hours[-1])
-    assert len(reads) == 1  # the newest 1h file holds the whole range
+    # the newest 1h file holds the whole range: the history comes from it alone; then every
+    # other hour's own 1h file is validated once (the rules validate applies)
+    assert Path(reads[0]).parent.name == f"{hours[-1].hour:02d}"
+    assert sorted(map(str, reads)) == sorted(str(market_path(root, SYMBOL, "1h", h)) for h in hours)
     monkeypatch.undo()
     assert loaded.problems == () and list(loaded.hours) == hours
     assert loaded.minute.equals(_by_hour_concat(reader, hours))
@@ -92,7 +95,8 @@ def test_history_merged_from_few_1h_files(short_history, monkeypatch):
     reads = _count_1h_reads(monkeypatch)
     loaded = SnapshotReader(root).load_range(SYMBOL, hours[0], hours[-1])
     # 24 hours with 10 hours per file: files at hour 23 (14..23), 13 (4..13), 3 (0..3)
-    assert [Path(p).parent.name for p in reads] == [f"{hours[i].hour:02d}" for i in (23, 13, 3)]
+    assert [Path(p).parent.name for p in reads[:3]] == [f"{hours[i].hour:02d}" for i in (23, 13, 3)]
+    assert len(reads) == len(set(map(str, reads))) == 24  # then each other hour's own file, once
     assert loaded.problems == ()
     src = read_minutes()
     expected, _ = aggregate_hourly(slice_time(src, to_ms(hours[0]), to_ms(hours[-1]) + HOUR_MS))
@@ -243,7 +247,8 @@ def test_history_hours_reaches_back_before_start(short_history, monkeypatch):
     # the first hour's own 10-hour history (hours 3..12) is included, and nothing is missing
     assert ts[0] == to_ms(hours[3])
     np.testing.assert_array_equal(ts, [to_ms(h) for h in hours[3:24]])
-    assert [Path(p).parent.name for p in reads] == [f"{hours[i].hour:02d}" for i in (23, 13, 12)]
+    assert [Path(p).parent.name for p in reads[:3]] == [f"{hours[i].hour:02d}" for i in (23, 13, 12)]
+    assert len(reads) == len(set(map(str, reads))) == 12  # then each other hour's own file, once
     monkeypatch.undo()
     assert loaded.minute.equals(plain.minute) and loaded.problems == ()
     first = reader.load_snapshot(SYMBOL, hours[12]).hourly

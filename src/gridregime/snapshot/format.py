@@ -116,6 +116,19 @@ def scale_prices(values: np.ndarray, scale: int, *, path: str | os.PathLike, fie
     return scaled.astype(np.int64)
 
 
+#: What a sum of volumes beyond float64 says (one wording for writer, validator and reader).
+VOLUME_SUM_OVERFLOW = "the volumes add up beyond the float64 range (about 1.8e308); expected a finite total"
+
+
+def volume_total(values) -> float | None:
+    """Exact sum (``math.fsum``) of volumes, or ``None`` when it is beyond the float64 range."""
+    try:
+        total = math.fsum(float(x) for x in values)
+    except OverflowError:
+        return None
+    return total if math.isfinite(total) else None
+
+
 def change_pct(open_int: int, close_int: int) -> float:
     """Percent change from ``open`` to ``close`` (both at the same price scale)."""
     return (close_int - open_int) / open_int * 100.0
@@ -134,7 +147,9 @@ def market_summary(timeframe: str, o: np.ndarray, h: np.ndarray, lo: np.ndarray,
         raise InvalidParameterError("bars: expected at least one bar")
     if timeframe == "1m":
         so, sh, sl, sc = int(o[0]), int(np.max(h)), int(np.min(lo)), int(c[-1])
-        sv = math.fsum(float(x) for x in v)
+        sv = volume_total(v)
+        if sv is None:
+            raise InvalidParameterError(f"bars.volume: {VOLUME_SUM_OVERFLOW}")
     else:
         so, sh, sl, sc, sv = int(o[-1]), int(h[-1]), int(lo[-1]), int(c[-1]), float(v[-1])
     return {"open": so, "high": sh, "low": sl, "close": sc, "volume": sv,
@@ -157,6 +172,8 @@ def encode_market(*, path: str | os.PathLike, symbol: str, timeframe: str, hour:
     if not np.all(np.isfinite(volume)):
         i = int(np.flatnonzero(~np.isfinite(volume))[0])
         raise SnapshotValidationError(path, "bars.volume", f"expected finite volumes, got {volume[i]!r} at row {i}")
+    if timeframe == "1m" and volume_total(volume) is None:
+        raise SnapshotValidationError(path, "bars.volume", VOLUME_SUM_OVERFLOW)
     doc = {
         "schema_version": SCHEMA_VERSION,
         "metadata": {

@@ -684,7 +684,9 @@ class SnapshotReader:
         bad |= si[:, 1] != h.max(axis=1)
         bad |= si[:, 2] != lo.min(axis=1)
         bad |= si[:, 3] != c[:, -1]
-        vol = v.sum(axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            vol = v.sum(axis=1)
+        bad |= ~np.isfinite(vol)  # a total beyond float64: the reference validator names it
         bad |= ~(np.abs(sf[:, 0] - vol) <= VOLUME_RTOL * np.maximum(np.abs(sf[:, 0]), np.abs(vol)) + 1e-12)
         with np.errstate(divide="ignore", invalid="ignore"):
             chg = (si[:, 3] - si[:, 0]) / si[:, 0] * 100.0
@@ -753,33 +755,50 @@ class SnapshotReader:
 
     def _check_history_files(self, a, hourly_cols, symbol, reach_to: int, end, history_hours, report):
         """Overlapping 1h files must agree: each bar of the merged history that has a 1h file of
-        its own hour (not one of the files merged) is compared with that file's summary (its
-        last bar, cheap to read from the file's head). A bar that disagrees is never used
-        silently: every loaded hour whose history window holds it is reported, naming both
-        files, and dropped."""
+        its own hour (not one of the files merged) is compared with that file's last bar. The
+        1h file of an analysed hour is validated in full (the rules of ``validate``, so batch
+        and validate agree on every hour); a history-only file is read from its head (its
+        summary is its last bar). A bar that disagrees is never used silently: every loaded
+        hour whose history window holds it is reported, naming both files, and dropped."""
         (hts, ho, hh, hl, hc, hv), origin = hourly_cols
         if not len(a["hours"]) or not len(hts):
             return a
         merged_from = set(origin)
         conflicts: list[tuple[int, str, str, str]] = []  # (ts, field, bar's file, hour's own file)
         root = os.fspath(self.root)
+        in_range = {to_ms(h) for h in a["hours"]}
+        invalid: set[int] = set()
         for j in np.flatnonzero((hts >= reach_to) & (hts <= to_ms(end))):
-            hour = from_ms(int(hts[j]))
+            ts = int(hts[j])
+            hour = from_ms(ts)
             path = (f"{root}/{hour.year:04d}/{hour.month:02d}/{hour.day:02d}/{hour.hour:02d}/"
                     f"{symbol}_1h.json")
             if path in merged_from or not _present(path):
                 continue
-            last = _last_hourly_bar(path)
-            if last is None:
-                continue  # unreadable or invalid: reported by validate, not used here
+            if ts in in_range:
+                # an analysed hour's own 1h file: every rule, as validate checks it
+                try:
+                    mf = read_market_file(path, symbol=symbol, timeframe="1h", hour=hour)
+                except SnapshotError as exc:
+                    report(hour, "invalid", exc)
+                    invalid.add(ts)
+                    continue
+                last = {k: int(getattr(mf, k)[-1]) / mf.price_scale for k in ("open", "high", "low", "close")}
+                last["volume"] = float(mf.volume[-1])
+            else:
+                last = _last_hourly_bar(path)
+                if last is None:
+                    continue  # a history-only file that cannot be read: validate reports it
             for field, mine in zip(("open", "high", "low", "close"), (ho, hh, hl, hc)):
                 if mine[j] != last[field]:
-                    conflicts.append((int(hts[j]), f"bars.{field}", origin[j], path))
+                    conflicts.append((ts, f"bars.{field}", origin[j], path))
                     break
             else:
                 vol = float(hv[j])
                 if not abs(vol - last["volume"]) <= VOLUME_RTOL * max(abs(vol), abs(last["volume"])) + 1e-12:
-                    conflicts.append((int(hts[j]), "bars.volume", origin[j], path))
+                    conflicts.append((ts, "bars.volume", origin[j], path))
+        if invalid:
+            a = self._select(a, np.array([to_ms(h) not in invalid for h in a["hours"]], dtype=bool))
         if not conflicts:
             return a
         window = (history_hours or 10**9) * HOUR_MS

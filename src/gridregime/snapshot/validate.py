@@ -24,12 +24,14 @@ from gridregime.snapshot.format import (
     DIGEST_KEY,
     MAX_SCALED_PRICE,
     METADATA_KEYS,
+    VOLUME_SUM_OVERFLOW,
     SCHEMA_VERSION,
     SUMMARY_KEYS,
     bars_digest,
     change_pct,
     decode_json,
     is_power_of_ten,
+    volume_total,
 )
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import (
@@ -296,7 +298,9 @@ def validate_market_document(doc: object, path: str | os.PathLike, *, symbol: st
 
     if m_timeframe == "1m":
         expect = {"open": int(o[0]), "high": int(h.max()), "low": int(lo.min()), "close": int(c[-1])}
-        expect_volume = math.fsum(volume.tolist())
+        expect_volume = volume_total(volume.tolist())
+        if expect_volume is None:
+            _fail(path, "bars.volume", VOLUME_SUM_OVERFLOW)
     else:
         expect = {"open": int(o[-1]), "high": int(h[-1]), "low": int(lo[-1]), "close": int(c[-1])}
         expect_volume = float(volume[-1])
@@ -364,7 +368,9 @@ def check_cross_file(minute: MarketFile, hourly: MarketFile) -> None:
             _fail(path, f"bars.{key}",
                   f"last bar {last[key]}/{hourly.price_scale} disagrees with the 1m aggregate "
                   f"{agg[key]}/{minute.price_scale} of {minute.path}")
-    agg_volume = math.fsum(minute.volume.tolist())
+    agg_volume = volume_total(minute.volume.tolist())
+    if agg_volume is None:
+        _fail(minute.path, "bars.volume", VOLUME_SUM_OVERFLOW)
     if not math.isclose(float(hourly.volume[-1]), agg_volume, rel_tol=VOLUME_RTOL, abs_tol=1e-12):
         _fail(path, "bars.volume", f"last bar volume {float(hourly.volume[-1])!r} disagrees with the 1m sum "
                                    f"{agg_volume!r} of {minute.path}")
