@@ -20,6 +20,8 @@ def simulate_grids(
     fee: float,
     path: int,
     min_notional: float,
+    size_to_equity: bool = ...,
+    lot: float = ...,
 ) -> tuple[
     npt.NDArray[np.float64],
     npt.NDArray[np.float64],

@@ -205,7 +205,7 @@ def _analyse_source(rng: SymbolRange, config: RegimeConfig):
     from gridregime.collect.sources.base import open_source
     from gridregime.grid.inputs import market_state_from_result
     from gridregime.grid.supervisor import supervise_results
-    from gridregime.service import BatchResult, HourFailure, result_row
+    from gridregime.service import SUPERVISE_START_ENABLED, BatchResult, HourFailure, result_row
 
     source = open_source(rng.source, name="source") if isinstance(rng.source, str) else rng.source
     history = config.for_symbol(rng.symbol).history_hours
@@ -220,7 +220,7 @@ def _analyse_source(rng: SymbolRange, config: RegimeConfig):
     results = RegimeEngine(config).analyze_hours(rng.symbol, hourly, None, hours) if hours else []
     batch.rows = [result_row(r) for r in results]
     batch.markets = [market_state_from_result(r) for r in results]
-    batch.grid_rows = supervise_results(batch.markets)
+    batch.grid_rows = supervise_results(batch.markets, start_enabled=SUPERVISE_START_ENABLED)
     in_range = (cols["ts"] >= to_ms(rng.start)) & (cols["ts"] <= to_ms(rng.end))
     sel = {k: v[in_range] for k, v in cols.items()}
     tick = _tick_of(sel["close"])
