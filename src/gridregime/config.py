@@ -44,6 +44,19 @@ _POSITIVE_INTS = {
 _SCORES = {"range_weak_below", "transition_above", "trend_threshold", "range_ok_quality",
            "range_ok_meanrev"}
 _FRACTIONS = {"percentile_low", "percentile_high", "value_area_share"}
+#: Largest ``history_hours`` (and largest rank window): a 1h file of this many bars is ~7 MB.
+MAX_HISTORY_HOURS = 100_000
+#: Feature windows and periods: each must fit in the hourly history (<= history_hours) and be at
+#: least its kernel's minimum (a standard deviation needs 2 values, a variance ratio q + 1, ...).
+_HISTORY_WINDOWS = {
+    "atr_period": 1, "adx_period": 2, "er_window": 1, "regression_window": 2, "vol_short_window": 2,
+    "vol_long_window": 2, "atr_change_lag": 1, "ac1_window": 2, "vr_q": 2, "vr_window": 3,
+    "mid_cross_window": 2, "bbw_window": 2, "range_lookback": 2, "pivot_order": 1, "trend_confirm_bars": 1,
+}
+#: Counts and windows not tied to one hour's history: bounded so that no allocation runs away.
+_CAPPED_INTS = {"rank_window": MAX_HISTORY_HOURS, "min_rank_periods": MAX_HISTORY_HOURS,
+                "history_hours": MAX_HISTORY_HOURS, "age_full_hours": MAX_HISTORY_HOURS,
+                "volume_profile_bins": 10_000, "min_grid_levels": 10_000}
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,17 @@ class RegimeConfig:
             )
         if self.confidence_margin_scale <= 0:
             raise InvalidParameterError("RegimeConfig.confidence_margin_scale: expected a value > 0")
+        for name, cap in _CAPPED_INTS.items():
+            if getattr(self, name) > cap:
+                raise InvalidParameterError(f"RegimeConfig.{name}: expected an integer <= {cap}, got {getattr(self, name)}")
+        for name, minimum in _HISTORY_WINDOWS.items():
+            value = getattr(self, name)
+            if not minimum <= value <= self.history_hours:
+                raise InvalidParameterError(
+                    f"RegimeConfig.{name}: expected an integer in [{minimum}, history_hours={self.history_hours}] "
+                    f"(a window must fit in the hourly history), got {value}")
+        if self.vr_q >= self.vr_window:
+            raise InvalidParameterError(f"RegimeConfig.vr_q: expected < vr_window={self.vr_window}, got {self.vr_q}")
         checked: dict[str, dict[str, Any]] = {}
         for symbol, overrides in dict(self.symbol_overrides).items():
             validate_symbol(symbol)

@@ -23,12 +23,19 @@ def as_float64(values, name: str) -> np.ndarray:
     return arr
 
 
+#: Largest window a kernel accepts: index arithmetic stays far from Py_ssize_t overflow and
+#: per-window buffers stay allocatable.
+MAX_WINDOW = 2**31 - 1
+
+
 def check_window(window, name: str = "window", minimum: int = 1) -> int:
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)):
         raise TypeError(f"{name}: expected an integer, got {type(window).__name__}")
     window = int(window)
     if window < minimum:
         raise ValueError(f"{name}: must be >= {minimum}, got {window}")
+    if window > MAX_WINDOW:
+        raise ValueError(f"{name}: must be <= {MAX_WINDOW}, got {window}")
     return window
 
 
