@@ -187,10 +187,29 @@ class SnapshotStorage:
             )
         return _Prepared(path, data, market, status)
 
-    @staticmethod
-    def _commit(prepared: _Prepared) -> None:
+    def _inside_root(self, path: Path) -> Path:
+        """``path`` after checking that writing it stays inside the store.
+
+        The deepest existing directory on the way to ``path`` is resolved (symlinks followed);
+        it must lie inside the resolved root, so a symlinked year, month, day or hour directory
+        pointing elsewhere is refused before anything is created or written.
+        """
+        if not os.path.lexists(self.root):
+            return path  # a new store: every directory below the root is created here
+        root = Path(os.path.realpath(self.root))
+        parent = path.parent
+        while not os.path.lexists(parent) and parent != parent.parent:
+            parent = parent.parent
+        real = Path(os.path.realpath(parent))
+        if real != root and root not in real.parents:
+            raise SnapshotConflictError(
+                f"{path}: refusing to write outside the store: {parent} resolves to {real}, which is not "
+                f"inside the store root {root} (a symbolic link inside the store points elsewhere)")
+        return path
+
+    def _commit(self, prepared: _Prepared) -> None:
         if prepared.status == "written":
-            atomic_write_bytes(prepared.path, prepared.data)
+            atomic_write_bytes(self._inside_root(prepared.path), prepared.data)
 
     # -- public API ------------------------------------------------------------------------
     def write_market(self, symbol: str, timeframe: str, hour: object, bars: pa.Table, *, source: str,
@@ -260,6 +279,9 @@ class SnapshotStorage:
                                collected_at=collected_at, overwrite=overwrite)
         check_cross_file(minute.market, hourly.market)
         dependents = self._dependents(symbol, hour, hourly.market) if hourly.status == "written" and overwrite else []
+        for prepared in (minute, hourly, *dependents):
+            if prepared.status == "written":
+                self._inside_root(prepared.path)
         self._commit(minute)
         self._commit(hourly)
         for dep in dependents:
@@ -348,10 +370,10 @@ class SnapshotStorage:
                 raise InvalidParameterError("payload: expected bytes holding a JSON object")
         else:
             raise InvalidParameterError(f"payload: expected bytes or dict, got {type(payload).__name__}")
-        return atomic_write_bytes(path, data)
+        return atomic_write_bytes(self._inside_root(path), data)
 
     def write_summary(self, symbol: str, hour: object, text: str) -> Path:
         """Write ``<root>/YYYY/MM/DD/HH_<SYMBOL>.yaml`` atomically (may overwrite)."""
         if not isinstance(text, str):
             raise InvalidParameterError(f"text: expected str, got {type(text).__name__}")
-        return atomic_write_text(summary_path(self.root, symbol, hour), text)
+        return atomic_write_text(self._inside_root(summary_path(self.root, symbol, hour)), text)
