@@ -126,6 +126,7 @@ class BatchResult:
     tasks: int = 0
     grid_rows: list[dict[str, Any]] = field(default_factory=list)  # with supervise=True
     markets: list[Any] = field(default_factory=list)
+    planned: tuple[datetime, datetime] | None = None  # the range actually planned (clipped to the store)
 
     @property
     def analysed(self) -> int:
@@ -429,11 +430,17 @@ class RegimeAnalysisService:
         executor = executor or ("serial" if workers == 1 else "process")
         if executor not in EXECUTORS:
             raise InvalidParameterError(f"executor: expected one of {EXECUTORS}, got {executor!r}")
-        tasks = self._plan(symbols, start, end, workers, chunk_hours, write_analysis, keep_results)
+        # plan only what the store can hold: a range reaching far beyond it costs nothing
+        span = self.reader.span() if hasattr(self.reader, "span") else (start, end)
+        planned = None if span is None else (max(start, span[0]), min(end, span[1]))
+        if planned is not None and planned[0] > planned[1]:
+            planned = None
+        tasks = [] if planned is None else self._plan(symbols, planned[0], planned[1], workers, chunk_hours,
+                                                      write_analysis, keep_results)
         if supervise:
             tasks = [dataclasses.replace(t, supervise=True) for t in tasks]
         outputs = _execute(tasks, executor, workers, progress, dask_client)
-        batch = BatchResult(tasks=len(tasks))
+        batch = BatchResult(tasks=len(tasks), planned=planned)
         for out in outputs:  # tasks were planned in (symbol, time) order
             batch.extend(out)
         if supervise:
@@ -455,9 +462,12 @@ class RegimeAnalysisService:
         for sym in symbols:
             chunk_start = start
             while chunk_start <= end:
-                chunk_end = min(end, chunk_start + (chunk_hours - 1) * HOUR)
+                chunk_end = end if end - chunk_start <= (chunk_hours - 1) * HOUR else \
+                    chunk_start + (chunk_hours - 1) * HOUR
                 tasks.append(_Task(str(self.root), sym, chunk_start, chunk_end, self.config,
                                    write_analysis, keep_results, start))
+                if chunk_end >= end:
+                    break
                 chunk_start = chunk_end + HOUR
         return tasks
 

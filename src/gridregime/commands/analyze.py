@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,11 +33,18 @@ def register(subparsers) -> None:
 def load_grid(path: str | Path) -> SimpleNamespace:
     """Read ``lower``, ``upper`` and ``levels`` from a grid JSON file (or the last line of a
     JSON-lines history; fields may sit at the top level or under ``"config"``)."""
+    from gridregime.snapshot.errors import SnapshotNotFoundError
+    from gridregime.snapshot.fileio import SnapshotReadError, read_snapshot_bytes
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+        text = read_snapshot_bytes(path, max_bytes=1 << 24).decode("utf-8").strip()
+    except SnapshotNotFoundError:
         raise InvalidParameterError(f"--grid {path}: file not found") from None
+    except SnapshotReadError as exc:
+        raise InvalidParameterError(f"--grid {path}: {exc.reason}") from None
+    except UnicodeDecodeError:
+        raise InvalidParameterError(f"--grid {path}: expected UTF-8 JSON text") from None
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -53,21 +61,32 @@ def load_grid(path: str | Path) -> SimpleNamespace:
     for field, kind in (("lower", float), ("upper", float), ("levels", int)):
         if field not in doc:
             raise InvalidParameterError(f"--grid {path}: missing field {field!r}")
-        try:
-            values[field] = kind(doc[field])
-        except (TypeError, ValueError):
-            raise InvalidParameterError(f"--grid {path}: field {field!r}: expected a number, got {doc[field]!r}") from None
+        value = doc[field]
+        if kind is int:
+            # a whole number only: 1.9 levels is an error, not 1
+            if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+                raise InvalidParameterError(f"--grid {path}: field 'levels': expected a whole number, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidParameterError(f"--grid {path}: field {field!r}: expected a finite number, got {value!r}")
+        values[field] = kind(value)
     return SimpleNamespace(**values)
 
 
 def run(args: argparse.Namespace) -> int:
     from gridregime.analysis import RegimeEngine
-    from gridregime.config import load_config
+    from gridregime.commands._config import load_config_option as load_config
     from gridregime.snapshot import SnapshotReader
 
     engine = RegimeEngine(load_config(args.config))
+    from gridregime.symbols import validate_symbol
+    from gridregime.timeutil import to_utc_hour
+
+    symbol = validate_symbol(args.symbol, name="--symbol")
+    hour = to_utc_hour(args.hour, name="--hour")
+    if not Path(args.root).is_dir():
+        raise InvalidParameterError(f"--root: expected a snapshot directory, got {args.root!r}")
     grid = load_grid(args.grid) if args.grid else None
-    snapshot = SnapshotReader(args.root).load_snapshot(args.symbol, args.hour)
+    snapshot = SnapshotReader(args.root).load_snapshot(symbol, hour)
     result = engine.analyze_from_snapshot(snapshot, grid_config=grid)
     data = result.to_json(indent=not args.compact) + b"\n"
     if args.out:

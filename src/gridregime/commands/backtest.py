@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gridregime.backtest import BacktestSettings, run_backtest, symbol_range, write_report
     from gridregime.backtest.report import policy_table
-    from gridregime.config import load_config
+    from gridregime.commands._config import load_config_option as load_config
 
     if args.workers < 1:
         raise InvalidParameterError(f"--workers: expected an integer >= 1, got {args.workers}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import orjson
@@ -46,14 +47,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from gridregime.config import load_config
+    from gridregime.commands._config import load_config_option as load_config
     from gridregime.errors import InvalidParameterError
     from gridregime.service import RegimeAnalysisService
+    from gridregime.timeutil import iso_z, to_utc_hour
 
     if not Path(args.root).is_dir():
         raise InvalidParameterError(f"--root: expected a snapshot directory, got {args.root!r} (not a directory)")
     if args.workers < 1:
         raise InvalidParameterError(f"--workers: expected an integer >= 1, got {args.workers}")
+    cpus = os.cpu_count() or 1
+    if args.workers > cpus and args.executor != "dask":
+        print(f"gridregime batch: warning: --workers {args.workers} is more than the {cpus} CPU(s) of this "
+              f"machine; using {cpus}", file=sys.stderr)
+        args.workers = cpus
     if args.out and not Path(args.out).parent.is_dir():
         raise InvalidParameterError(f"--out: expected a file in an existing directory, got {args.out!r}")
     if args.grid_out and not Path(args.grid_out).parent.is_dir():
@@ -76,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
         if sep and name in _OPTIONS:
             raise InvalidParameterError(f"--{name}:{rest}") from exc
         raise
+    if batch.planned is None:
+        print(f"gridregime batch: note: the store at {args.root} holds no hour between --start and --end",
+              file=sys.stderr)
+    elif (batch.planned[0], batch.planned[1]) != (to_utc_hour(args.start), to_utc_hour(args.end)):
+        print(f"gridregime batch: note: range clipped to the hours the store holds: "
+              f"{iso_z(batch.planned[0])} .. {iso_z(batch.planned[1])}", file=sys.stderr)
     summary = batch.summary()
     if args.out:
         summary["results_table"] = str(batch.write_parquet(args.out))

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gridregime._atomic import atomic_write_bytes, atomic_write_text
     from gridregime.backtest.calibrate import parse_vary, walk_forward
-    from gridregime.config import load_config
+    from gridregime.commands._config import load_config_option as load_config
 
     if not Path(args.root).is_dir():
         raise InvalidParameterError(f"--root: expected a snapshot directory, got {args.root!r} (not a directory)")

@@ -71,7 +71,7 @@ def _rename(exc: InvalidParameterError, names: dict[str, str]) -> InvalidParamet
 def run(args: argparse.Namespace) -> int:
     from gridregime.collect import open_source
     from gridregime.collect.collector import MetricsCollector
-    from gridregime.config import load_config
+    from gridregime.commands._config import load_config_option as load_config
 
     if args.end is not None and args.start is None:
         raise InvalidParameterError("--end: only meaningful with --start")

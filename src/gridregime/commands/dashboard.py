@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gridregime.config import load_config
+    from gridregime.commands._config import load_config_option as load_config
     from gridregime.dashboard import build_dashboard
     from gridregime.errors import InvalidParameterError
 

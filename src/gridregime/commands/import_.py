@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 
 from gridregime.errors import InvalidParameterError
 
@@ -37,6 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--history-hours", metavar="N", help="hours of history in each 1h file (default 1000)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace stored files whose content differs (raw files are immutable otherwise)")
+    p.add_argument("--price-scale", metavar="N",
+                   help="store prices as integers round(price * N), N a power of ten (default: inferred, "
+                   "the smallest 10**d >= 100 that holds every price exactly)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -53,8 +58,35 @@ def parse_history_hours(text: str | None) -> int | None:
     return value
 
 
+def parse_price_scale(text: str | None) -> int | None:
+    from gridregime.snapshot.format import is_power_of_ten
+
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not is_power_of_ten(value):
+        raise InvalidParameterError(f"--price-scale: expected a power of ten (1, 10, 100, ...), got {text!r}")
+    return value
+
+
+def _import(import_snapshots, source, symbol, start, end, storage, history, history_hours, args, price_scale):
+    """Run the import; a price scale that cannot be inferred names the option that sets it."""
+    try:
+        return import_snapshots(source, symbol, start, end, storage, history_source=history,
+                                history_hours=history_hours, progress=not args.quiet,
+                                overwrite=args.overwrite, price_scale=price_scale)
+    except InvalidParameterError as exc:
+        if "pass the scale explicitly" in str(exc):
+            raise InvalidParameterError(f"--price-scale: {exc}") from None
+        raise
+
+
 def run(args: argparse.Namespace) -> int:
     from gridregime.collect import import_snapshots, open_source
+    from gridregime.collect.sources.parquet import SourceNote
     from gridregime.snapshot import SnapshotStorage
     from gridregime.symbols import validate_symbol
     from gridregime.timeutil import to_utc_hour
@@ -65,12 +97,17 @@ def run(args: argparse.Namespace) -> int:
     if end <= start:
         raise InvalidParameterError(f"--end: expected a time after --start ({args.start}), got {args.end!r}")
     history_hours = parse_history_hours(args.history_hours)
+    price_scale = parse_price_scale(args.price_scale)
     source = open_source(args.source, name="--source")
     history = open_source(args.history, name="--history") if args.history else None
     storage = SnapshotStorage(args.out, **({"history_hours": history_hours} if history_hours else {}))
-    report = import_snapshots(source, symbol, start, end, storage, history_source=history,
-                              history_hours=history_hours, progress=not args.quiet,
-                              overwrite=args.overwrite)
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", SourceNote)
+        report = _import(import_snapshots, source, symbol, start, end, storage, history, history_hours, args,
+                         price_scale)
+    notes = [n for n in notes if issubclass(n.category, SourceNote)]
+    for note in notes:
+        print(f"note: {note.message}", file=sys.stderr)
     print(report.summary())
     print(f"snapshots: {storage.root}")
     return 0 if (report.written or report.unchanged) else 1

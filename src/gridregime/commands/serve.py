@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"serve: {exc}") from None
     from gridregime.collect import open_source
     from gridregime.collect.collector import MetricsCollector
-    from gridregime.config import load_config
+    from gridregime.commands._config import load_config_option as load_config
 
     port = _int(args.port, "--port", 0, 65535)
     max_body = _int(args.max_body, "--max-body", 256, 64 * 1024 * 1024)

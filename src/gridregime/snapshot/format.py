@@ -90,10 +90,22 @@ def infer_price_scale(bars_table: pa.Table, *, minimum: int = DEFAULT_PRICE_SCAL
         scale = 10**d
         if scale >= minimum and _representable(prices, scale):
             return scale
-    bad = prices[np.rint(prices * 10**max_decimals) / 10**max_decimals != prices]
+    floor = max(minimum, 1)
+    too_big = np.rint(prices * floor) > MAX_SCALED_PRICE
+    if too_big.any():
+        raise InvalidParameterError(
+            f"bars: price {float(prices[too_big][0])!r} is too large to store exactly: price x price_scale must stay "
+            f"below 2**53 (at price_scale {floor}: below {MAX_SCALED_PRICE / floor:.3g})")
+    ok = np.zeros(prices.size, dtype=bool)
+    for d in range(max_decimals + 1):
+        if 10**d >= minimum:
+            scaled = np.rint(prices * 10**d)
+            ok |= (scaled / 10**d == prices) & (scaled <= MAX_SCALED_PRICE)
+    bad = prices[~ok]
+    shown = repr(float(bad[0])) if bad.size else "a price"
     raise InvalidParameterError(
-        f"bars: no price scale 10**d with d <= {max_decimals} represents price {bad[0]!r} exactly; "
-        "pass price_scale explicitly"
+        f"bars: no price scale 10**d with d <= {max_decimals} represents {shown} exactly; "
+        "pass the scale explicitly (--price-scale on the command line, price_scale= in Python)"
     )
 
 

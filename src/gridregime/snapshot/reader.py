@@ -404,6 +404,34 @@ class SnapshotReader:
                         if hour is not None:
                             yield hour, self.root / y / m / d / hh
 
+    def span(self) -> tuple[datetime, datetime] | None:
+        """First and last hour directory of the store (``None`` when it holds none).
+
+        Descends only along the smallest and the largest name at each level, so the cost does
+        not grow with the size of the store.
+        """
+        def ends(directory: Path, depth: int, pick) -> datetime | None:
+            try:
+                with os.scandir(directory) as it:
+                    names = sorted((e.name for e in it if e.name.isdigit() and e.is_dir()), reverse=pick is max)
+            except OSError:
+                return None
+            for name in names:  # a directory without hours falls through to the next one
+                if depth == 3:
+                    parts = directory.relative_to(self.root).parts
+                    hour = hour_of_dir(*parts, name)
+                    if hour is not None:
+                        return hour
+                    continue
+                found = ends(directory / name, depth + 1, pick)
+                if found is not None:
+                    return found
+            return None
+
+        first = ends(self.root, 0, min)
+        last = ends(self.root, 0, max)
+        return None if first is None or last is None else (first, last)
+
     def symbols(self) -> list[str]:
         """Symbols with at least one market file, sorted."""
         found = set()

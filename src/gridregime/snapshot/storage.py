@@ -86,6 +86,14 @@ def _holds_bar(data: bytes, h_ms: int, new: dict, scale: int, volume: float) -> 
         return False
 
 
+def _existing_scale(existing: bytes) -> int | None:
+    try:
+        scale = orjson.loads(existing)["metadata"]["price_scale"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    return scale if isinstance(scale, int) else None
+
+
 def _existing_collected_at(existing: bytes | None) -> datetime | None:
     """``collected_at`` of an existing file, so re-writing identical bars is a no-op."""
     if existing is None:
@@ -181,9 +189,13 @@ class SnapshotStorage:
         elif overwrite:
             status = "written"
         else:
+            stored_scale = _existing_scale(existing)
+            why = (f"it stores prices at price_scale {stored_scale}, this write at {price_scale} (keep the stored "
+                   f"scale with --price-scale {stored_scale} / price_scale={stored_scale}, or replace the file)"
+                   if stored_scale is not None and stored_scale != price_scale else "the bars differ")
             raise SnapshotConflictError(
-                f"{path}: exists with different content; raw market files are immutable "
-                "(pass overwrite=True to replace it)"
+                f"{path}: exists with different content ({why}); raw market files are immutable: "
+                "replace it with --overwrite on the command line (overwrite=True in Python)"
             )
         return _Prepared(path, data, market, status)
 

@@ -105,7 +105,7 @@ def validate_bars(
     for name, arr in (("open", o), ("high", h), ("low", l), ("close", c), ("volume", v)):
         i = _first(~np.isfinite(arr))
         if i is not None:
-            fail(i, f"{name} is {arr[i]!r}; expected a finite number")
+            fail(i, f"{name} is {float(arr[i])!r}; expected a finite number")
     for name, arr in (("open", o), ("high", h), ("low", l), ("close", c)):
         i = _first(arr <= 0)
         if i is not None:

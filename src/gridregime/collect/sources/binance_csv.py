@@ -8,9 +8,11 @@ by magnitude, per file).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +105,13 @@ class BinanceCsvSource:
 def _csv_bytes(path: Path) -> tuple[bytes, str]:
     """Raw CSV bytes and the name to quote in errors (``archive.zip!member.csv`` for zips)."""
     if path.suffix.lower() != ".zip":
-        return path.read_bytes(), str(path)
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":  # gzip, whatever the name says
+            try:
+                return gzip.decompress(data), f"{path} (gzip)"
+            except (OSError, EOFError, zlib.error) as exc:
+                raise SourceDataError(path, None, f"not a readable gzip file ({exc})") from None
+        return data, str(path)
     try:
         with zipfile.ZipFile(path) as zf:
             members = [n for n in zf.namelist() if not n.endswith("/")]
@@ -131,6 +139,7 @@ def read_binance_klines(path: str | Path, *, timeframe: str | None = None) -> pa
             convert_options=pacsv.ConvertOptions(
                 column_types={"open_time": pa.int64(), **{c: pa.float64() for c in _PRICE_VOLUME}},
                 include_columns=["open_time", *_PRICE_VOLUME],
+                null_values=[""],  # "nan" stays a (non-finite) number, reported as such below
             ),
         )
     except pa.ArrowInvalid:

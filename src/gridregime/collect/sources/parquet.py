@@ -121,14 +121,74 @@ class ParquetDirSource:
         return table
 
 
+class SourceNote(UserWarning):
+    """Something a source decided about its input that the user should hear (not an error)."""
+
+
+#: Epoch milliseconds of a bar lie below 1e14 (year 5138); microseconds and nanoseconds above.
+_US_FROM, _NS_FROM = 10**14, 10**17
+
+
+def _check_numeric(col: pa.ChunkedArray, name: str, path) -> None:
+    """A price or volume column must be numeric (decimal included): else name the first bad row."""
+    t = col.type
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_null(t):
+        return
+    for row, value in enumerate(col.to_pylist()):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise SourceDataError(path, f"row {row}", f"{name} {value!r} is not a number (column type {t})") from None
+    raise SourceDataError(path, None, f"{name}: expected a numeric column, got {t}")
+
+
+def _ts_to_ms(raw: pa.Table, path) -> pa.Table:
+    """Integer ``ts`` in seconds, microseconds or nanoseconds becomes milliseconds (decided from
+    the magnitude of the values, and said with a :class:`SourceNote`)."""
+    import warnings
+
+    import numpy as np
+
+    if "ts" not in raw.column_names or not pa.types.is_integer(raw.column("ts").type) or not raw.num_rows:
+        return raw
+    ts = raw.column("ts").cast(pa.int64()).to_numpy()
+    top = int(np.max(np.abs(ts)))
+    if top >= _NS_FROM:
+        unit, div = "nanoseconds", 1_000_000
+    elif top >= _US_FROM:
+        unit, div = "microseconds", 1000
+    else:
+        return raw
+    bad = np.flatnonzero(ts % div)
+    if bad.size:
+        i = int(bad[0])
+        raise SourceDataError(path, f"row {i}", f"ts {int(ts[i])} looks like epoch {unit} but is not a whole millisecond")
+    small = np.flatnonzero(np.abs(ts) < (_US_FROM if div == 1000 else _NS_FROM))
+    if small.size:
+        i = int(small[0])
+        raise SourceDataError(path, f"row {i}", f"ts mixes units: {int(ts[i])} beside epoch {unit}")
+    warnings.warn(f"{path}: ts holds epoch {unit} (values up to {top}); converted to milliseconds", SourceNote,
+                  stacklevel=2)
+    return raw.set_column(raw.column_names.index("ts"), "ts", pa.array(ts // div, type=pa.int64()))
+
+
 def read_bars_parquet(path: str | Path, *, timeframe: str | None = None) -> pa.Table:
     """Read and validate one Parquet candle file (errors name the file and the row)."""
     try:
         raw = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
         raise SourceDataError(path, None, f"cannot read Parquet: {exc}") from None
+    raw = raw.select([c for c in raw.column_names if c in BAR_COLUMNS])
+    for name in BAR_COLUMNS[1:]:
+        if name in raw.column_names:
+            _check_numeric(raw.column(name), name, path)
+    raw = _ts_to_ms(raw, path)
+    for i, name in enumerate(raw.column_names):
+        if pa.types.is_decimal(raw.column(name).type):
+            # through text: Arrow's decimal -> float cast is not correctly rounded, parsing text is
+            raw = raw.set_column(i, name, raw.column(name).cast(pa.string()).cast(pa.float64()))
     try:
-        table = normalize_bars(raw.select([c for c in raw.column_names if c in BAR_COLUMNS]), name=str(path))
+        table = normalize_bars(raw, name=str(path))
     except GridRegimeError as exc:
         raise SourceDataError(path, None, str(exc).split(": ", 1)[-1]) from None
     for name in table.column_names:
