@@ -65,6 +65,7 @@ def test_collect_writes_four_valid_files_and_answers_from_them(collector):
     assert tuple(doc) == SUMMARY_KEYS
     assert doc["symbol"] == SYMBOL and doc["hour"] == "2021-04-19T05:00:00Z"
     assert doc["verdict"] == expected.verdict.value
+    assert doc["grid_start_ok"] is expected.grid_start_ok  # may a grid start this hour
     assert doc["range"]["lower"] == pytest.approx(expected.chosen_range.lower)
     assert doc["gates"]["phase"] in ("ACTIVE", "STOPPED", "GATE_1", "GATE_2", "GATE_3", "READY")
     assert isinstance(doc["data_quality"]["notes"], list)

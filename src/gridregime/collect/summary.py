@@ -25,7 +25,7 @@ SUMMARY_FORMAT = 1
 
 #: Top-level keys of a summary, in the order they are written.
 SUMMARY_KEYS = ("summary_format", "symbol", "hour", "status", "reason", "verdict", "direction", "confidence",
-                "price", "atr", "range", "scores", "grid", "recommendation", "gates", "events", "data_quality",
+                "grid_start_ok", "price", "atr", "range", "scores", "grid", "recommendation", "gates", "events", "data_quality",
                 "files", "source", "collected_at", "config_hash", "engine_version")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -154,6 +154,7 @@ def build_summary(result: Any, *, step: Any = None, grid_before: Any = None, com
         "verdict": verdict,
         "direction": int(result.direction),
         "confidence": _num(result.confidence, 4),
+        "grid_start_ok": bool(getattr(result, "grid_start_ok", False)),
         "price": _price(result.price),
         "atr": _price(result.atr),
         "range": _range(result),
