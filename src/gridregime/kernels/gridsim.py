@@ -77,6 +77,7 @@ import numpy as np
 
 from gridregime._libs import gridsim as _gridsim
 from gridregime.errors import InvalidParameterError
+from gridregime.levels import grid_levels
 
 __all__ = [
     "PATH_MODES",
@@ -185,7 +186,7 @@ def grid_slots(
 ) -> GridSlots:
     """Level prices and slot quantities of a grid.
 
-    The raw levels are :func:`gridregime.grid.config.grid_levels` (``levels`` prices including
+    The raw levels are :func:`gridregime.levels.grid_levels` (``levels`` prices including
     both bounds, constant step or constant ratio). With ``tick > 0`` each price is rounded to
     the nearest multiple of ``tick`` (halves to even) and levels that then coincide are merged,
     so the result can have fewer levels. Each of the ``L - 1`` slots gets ``allocation / (L -
@@ -201,7 +202,6 @@ def grid_slots(
         rounds to 0 or fewer than 2 levels remain.
     """
     # imported here, not at module import: the grid package is a consumer of the kernels
-    from gridregime.grid.config import grid_levels
 
     raw = np.array(grid_levels(lower, upper, levels, spacing_mode), dtype=np.float64)
     allocation = _positive("allocation", allocation)
