@@ -98,3 +98,15 @@ def test_forward_hold_rates_against_a_direct_count(demo):
 def test_demo_refuses_bad_parameters(tmp_path, kwargs, name):
     with pytest.raises(InvalidParameterError, match=name):
         run_demo(tmp_path, **kwargs)
+
+
+def test_synthetic_stand_in_is_named_as_such(tmp_path, monkeypatch):
+    """With no real data for a symbol, the demo's synthetic bars are stored under a name that says
+    so (XRP-USDT -> XRPSYN-USDT), never under the real market's name."""
+    monkeypatch.delenv(SAMPLE_DATA_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # no shared/data/real here or above, and no packaged XRP slice
+    report = run_demo(tmp_path / "out", symbols=["XRP-USDT"], days=2, workers=1)
+    assert [i.symbol for i in report.imports] == ["XRPSYN-USDT"]
+    assert "synthetic" in report.imports[0].description
+    assert SnapshotReader(report.snapshots).symbols() == ["XRPSYN-USDT"]
+    assert "XRPSYN-USDT" in report.summary_md.read_text()

@@ -64,6 +64,7 @@ class DemoReport:
     seconds: dict[str, float] = field(default_factory=dict)
     backtest: Any = None  # BacktestResult
     backtest_dir: Path | None = None
+    backtest_error: str | None = None
     dashboard: Any = None  # DashboardReport, None when the dashboard extra is missing
     dashboard_error: str | None = None
 
@@ -76,6 +77,8 @@ def _import_one(symbol: str, days: int, root: str, progress: bool) -> SymbolImpo
 
     t0 = time.perf_counter()
     sample = find_sample_data(symbol, days=days)
+    if sample.origin == "synthetic":
+        symbol = synthetic_name(symbol)  # never store generated bars under a real market's name
     report = import_snapshots(sample.source, symbol, sample.start, sample.end, SnapshotStorage(root),
                               history_source=sample.source if sample.has_hourly else None,
                               progress=progress)
@@ -83,6 +86,12 @@ def _import_one(symbol: str, days: int, root: str, progress: bool) -> SymbolImpo
                         len(report.written), len(report.unchanged),
                         [(s.hour, s.missing_minutes) for s in report.skipped],
                         time.perf_counter() - t0)
+
+
+def synthetic_name(symbol: str) -> str:
+    """The name synthetic bars are stored under: ``BTC-USDT`` -> ``BTCSYN-USDT``."""
+    base, quote = symbol.split("-", 1)
+    return validate_symbol(f"{base}SYN-{quote}")
 
 
 def forward_hold_rates(table: pa.Table, horizon: int = HOLD_HORIZON_HOURS) -> dict[str, dict[str, float | int]]:
@@ -146,6 +155,7 @@ def run_demo(out: str | Path = "gridregime-demo", *, symbols: Sequence[str] = DE
                                     [str(root)] * len(symbols), [False] * len(symbols)))
     else:
         imports = [_import_one(s, days, str(root), progress) for s in symbols]
+    symbols = [i.symbol for i in imports]  # synthetic stand-ins carry a name of their own
     seconds["import"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -176,7 +186,12 @@ def run_demo(out: str | Path = "gridregime-demo", *, symbols: Sequence[str] = DE
     from gridregime.backtest import run_backtest, symbol_range, write_report
 
     ranges = [symbol_range(i.symbol, i.start, i.end - HOUR, root=root) for i in imports if i.end - i.start > 2 * HOUR]
-    backtest = run_backtest(ranges, workers=workers) if ranges else None
+    backtest, backtest_error = None, None
+    if ranges:
+        try:
+            backtest = run_backtest(ranges, workers=workers)
+        except InvalidParameterError as exc:  # e.g. too few hours analysed: say so, keep the rest
+            backtest_error = str(exc)
     backtest_dir = out / "backtest"
     if backtest is not None:
         write_report(backtest, backtest_dir)
@@ -204,7 +219,7 @@ def run_demo(out: str | Path = "gridregime-demo", *, symbols: Sequence[str] = DE
     summary_path = out / "summary.md"
     report = DemoReport(out, root, table_path, grid_path, summary_path, imports, batch.summary(), holds,
                         batch.grid_events(), seconds, backtest, backtest_dir if backtest is not None else None,
-                        dashboard, dashboard_error)
+                        backtest_error, dashboard, dashboard_error)
     from gridregime._atomic import atomic_write_text
 
     atomic_write_text(summary_path, render_summary(report, batch))
@@ -268,6 +283,8 @@ def render_summary(report: DemoReport, batch) -> str:
                 rod = "–" if p["return_over_drawdown"] is None else f"{p['return_over_drawdown']:.2f}"
                 lines.append(f"| {name} | {100 * p['mean_return']:+.2f} % | {100 * p['mean_max_drawdown']:.2f} % "
                              f"| {rod} | {p['exposure_hours']:.0f} |")
+    if report.backtest is None and report.backtest_error:
+        lines += ["", f"Backtest not run: {report.backtest_error}"]
     if report.dashboard is not None:
         lines += ["", f"Dashboard: `{report.dashboard.index}`"]
     elif report.dashboard_error:
