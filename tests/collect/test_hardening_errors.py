@@ -18,7 +18,11 @@ import pytest
 
 from gridregime.cli import main
 from gridregime.snapshot import SnapshotReader, market_path
-from gridregime.snapshot.fileio import MAX_SNAPSHOT_BYTES, SnapshotReadError, read_snapshot_bytes
+from gridregime.snapshot.fileio import (
+    MAX_SNAPSHOT_BYTES,
+    SnapshotReadError,
+    read_snapshot_bytes,
+)
 from tests.snapshot.fixtures import BTC_1M, build_store
 
 SYMBOL = "BTC-USDT"
@@ -73,8 +77,8 @@ def test_item8_symlink_loop_in_analyze_and_compact(store, capsys):
     p.symlink_to(p.name)
     code, _, err = run(capsys, "analyze", "--root", str(root), "--symbol", SYMBOL, "--hour", iso(hours[1]))
     assert code == 1 and str(p) in one_line(err) and "ELOOP" in err
-    code, out, err = run(capsys, "compact", str(root))
-    assert code in (0, 1) and (code == 0 or "error:" in err)
+    code, out, err = run(capsys, "compact", str(root))  # the cache build reports it, no traceback
+    assert (code == 0 and "month file(s)" in out) or "error:" in one_line(err)
 
 
 @pytest.mark.parametrize("err_no", [errno.ENOSPC, errno.EROFS, errno.EACCES])
@@ -97,6 +101,7 @@ def test_item8_batch_far_end_is_clipped_not_an_overflow(store, capsys):
     root, hours = store
     code, out, err = run(capsys, "batch", "--root", str(root), "--symbols", SYMBOL, "--start", iso(hours[0]),
                          "--end", "9999-12-31T23:00Z", "--quiet", "--json")
+    assert code == 1  # planned and named, but no hour has enough history to be analysed
     assert "range clipped to the hours the store holds" in err
     assert orjson.loads(out)["hours_skipped"] == 3  # too little history to analyse, but planned and named
 
@@ -146,8 +151,8 @@ def test_item8_gzipped_kline_csv_is_read(tmp_path, capsys):
 
 
 def test_item8_broken_gzip_kline_csv_is_one_line(tmp_path, capsys):
-    from gridregime.collect.sources.binance_csv import read_binance_klines
     from gridregime.collect.sources.base import SourceDataError
+    from gridregime.collect.sources.binance_csv import read_binance_klines
 
     path = tmp_path / "BTCUSDT-1m-2024-06-01.csv"
     path.write_bytes(gzip.compress(b"1,2,3\n")[:12])
@@ -189,8 +194,8 @@ def test_item9_oversized_snapshot_file_is_refused_before_reading(store):
 def test_item9_workers_capped_at_cpu_count(store, capsys, monkeypatch):
     root, hours = store
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    code, out, err = run(capsys, "batch", "--root", str(root), "--symbols", SYMBOL, "--start", iso(hours[0]),
-                         "--end", iso(hours[-1]), "--quiet", "--workers", "16")
+    _, _, err = run(capsys, "batch", "--root", str(root), "--symbols", SYMBOL, "--start", iso(hours[0]),
+                    "--end", iso(hours[-1]), "--quiet", "--workers", "16")
     assert "--workers 16 is more than the 1 CPU(s)" in err and "using 1" in err
 
 

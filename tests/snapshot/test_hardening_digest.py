@@ -10,7 +10,12 @@ import orjson
 import pytest
 
 from gridregime.cli import main
-from gridregime.snapshot import SnapshotReader, SnapshotStorage, SnapshotValidationError, market_path
+from gridregime.snapshot import (
+    SnapshotReader,
+    SnapshotStorage,
+    SnapshotValidationError,
+    market_path,
+)
 from tests.snapshot.fixtures import BTC_1M, build_store, hour_inputs, read_minutes
 
 SYMBOL = "BTC-USDT"

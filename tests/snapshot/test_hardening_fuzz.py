@@ -6,7 +6,6 @@ The default suite runs a few hundred examples; the named slow job (``task test:f
 """
 from __future__ import annotations
 
-import shutil
 import signal
 from contextlib import contextmanager
 
@@ -118,8 +117,8 @@ def _check(fuzz_store, which, ops):
 
 
 targets = st.tuples(st.sampled_from(["1m", "1h"]), st.integers(0, 2))
-FUZZ_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                           HealthCheck.too_slow])
+FUZZ_SETTINGS = {"deadline": None,
+                 "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}
 
 
 @given(which=targets, ops=st.lists(mutation, min_size=1, max_size=4))
@@ -136,7 +135,6 @@ def test_fuzz_slow_mutated_snapshot_files_raise_only_package_errors(fuzz_store, 
 
 
 def test_fuzz_store_is_restored_after_examples(fuzz_store):
-    root, hours, originals = fuzz_store
+    root, _, originals = fuzz_store
     assert all(market_path(root, SYMBOL, tf, h).read_bytes() == data for (tf, h), data in originals.items())
     assert audit_store(root).ok
-    assert shutil.which("python") or True

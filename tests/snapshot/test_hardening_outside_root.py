@@ -8,7 +8,12 @@ import pytest
 
 from gridregime.cli import main
 from gridregime.snapshot import SnapshotConflictError, SnapshotStorage
-from tests.snapshot.fixtures import build_store, complete_hours, hour_inputs, read_minutes
+from tests.snapshot.fixtures import (
+    build_store,
+    complete_hours,
+    hour_inputs,
+    read_minutes,
+)
 
 SYMBOL = "BTC-USDT"
 

@@ -10,12 +10,23 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from gridregime.bars import bars_to_numpy, bars_table
+from gridregime.bars import bars_table, bars_to_numpy
 from gridregime.cli import main
-from gridregime.snapshot import SnapshotConflictError, SnapshotReader, SnapshotStorage, market_path
+from gridregime.snapshot import (
+    SnapshotConflictError,
+    SnapshotReader,
+    SnapshotStorage,
+    market_path,
+)
 from gridregime.snapshot.audit import audit_store
 from gridregime.timeutil import to_ms
-from tests.snapshot.fixtures import BTC_1M, build_store, hour_inputs, read_minutes, redigest
+from tests.snapshot.fixtures import (
+    BTC_1M,
+    build_store,
+    hour_inputs,
+    read_minutes,
+    redigest,
+)
 
 SYMBOL = "BTC-USDT"
 HISTORY = 24

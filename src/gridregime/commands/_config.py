@@ -20,8 +20,8 @@ def load_config_option(path: str | None, option: str = "--config") -> RegimeConf
     """The defaults without ``path``; else the configuration in the TOML file ``path``."""
     if path is None:
         return RegimeConfig()
-    from gridregime.snapshot.fileio import SnapshotReadError, read_snapshot_bytes
     from gridregime.snapshot.errors import SnapshotNotFoundError
+    from gridregime.snapshot.fileio import SnapshotReadError, read_snapshot_bytes
 
     where = f"{option}: {path}"
     try:

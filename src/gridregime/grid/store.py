@@ -203,9 +203,9 @@ def _valid_prefix(path: Path, entries: list[dict[str, Any]], head: object) -> in
         if config.version != i:
             break
         keep, prev = i, entry["hash"]
-    if isinstance(head, dict) and type(head.get("version")) is int and 1 <= head["version"] <= keep:
-        if entries[head["version"] - 1].get("hash") != head.get("hash"):
-            keep = head["version"] - 1  # the entry the head names was rewritten: it and later go
+    if (isinstance(head, dict) and type(head.get("version")) is int and 1 <= head["version"] <= keep
+            and entries[head["version"] - 1].get("hash") != head.get("hash")):
+        keep = head["version"] - 1  # the entry the head names was rewritten: it and later go
     return keep
 
 

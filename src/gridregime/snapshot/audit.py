@@ -15,7 +15,12 @@ from gridregime.snapshot.fileio import SnapshotReadError, os_reason, read_snapsh
 from gridregime.snapshot.format import decode_json
 from gridregime.snapshot.paths import parse_market_file_name
 from gridregime.snapshot.reader import SnapshotReader
-from gridregime.snapshot.validate import VOLUME_RTOL, MarketFile, check_cross_file, read_market_file
+from gridregime.snapshot.validate import (
+    VOLUME_RTOL,
+    MarketFile,
+    check_cross_file,
+    read_market_file,
+)
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import from_ms, iso_z, to_utc_hour
 

@@ -30,7 +30,13 @@ from gridregime.snapshot.errors import (
     SnapshotValidationError,
 )
 from gridregime.snapshot.fileio import SnapshotReadError, os_reason, read_snapshot_bytes
-from gridregime.snapshot.format import DIGEST_KEY, MAX_SCALED_PRICE, SCHEMA_VERSION, bars_digest, decode_json
+from gridregime.snapshot.format import (
+    DIGEST_KEY,
+    MAX_SCALED_PRICE,
+    SCHEMA_VERSION,
+    bars_digest,
+    decode_json,
+)
 from gridregime.snapshot.paths import (
     analysis_path,
     hour_of_dir,

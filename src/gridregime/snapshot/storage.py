@@ -14,7 +14,11 @@ import pyarrow as pa
 from gridregime._atomic import atomic_write_bytes, atomic_write_text
 from gridregime.bars import bars_table, normalize_bars, slice_time
 from gridregime.errors import InvalidParameterError
-from gridregime.snapshot.errors import SnapshotConflictError, SnapshotNotFoundError, SnapshotValidationError
+from gridregime.snapshot.errors import (
+    SnapshotConflictError,
+    SnapshotNotFoundError,
+    SnapshotValidationError,
+)
 from gridregime.snapshot.fileio import read_snapshot_bytes
 from gridregime.snapshot.format import encode_market, infer_price_scale, is_power_of_ten
 from gridregime.snapshot.paths import (

@@ -10,7 +10,6 @@ import math
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -18,15 +17,15 @@ import pyarrow as pa
 from gridregime._libs import columns as _columns
 from gridregime.bars import PRICE_COLUMNS, bars_table
 from gridregime.errors import InvalidParameterError
-from gridregime.snapshot.errors import SnapshotNotFoundError, SnapshotValidationError
+from gridregime.snapshot.errors import SnapshotValidationError
 from gridregime.snapshot.format import (
     BAR_KEYS,
     DIGEST_KEY,
     MAX_SCALED_PRICE,
     METADATA_KEYS,
-    VOLUME_SUM_OVERFLOW,
     SCHEMA_VERSION,
     SUMMARY_KEYS,
+    VOLUME_SUM_OVERFLOW,
     bars_digest,
     change_pct,
     decode_json,
