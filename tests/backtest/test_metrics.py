@@ -121,3 +121,16 @@ def test_bootstrap_interval_covers_the_truth_about_as_often_as_it_says():
 def test_ratio_difference():
     assert B.ratio_difference(np.array([3.0, 4.0, 1.0, 2.0])) == pytest.approx(0.25)
     assert math.isnan(B.ratio_difference(np.array([1.0, 0.0, 1.0, 2.0])))
+
+
+def test_label_accuracy_leaves_out_the_hours_right_after_a_label_change():
+    labels = ["range"] * 5 + ["trend_up"] * 5
+    verdicts = ["RANGE_OK"] * 5 + ["RANGE_OK", "RANGE_OK", "TREND", "TREND", "TREND"]
+    a = M.label_accuracy(verdicts, labels, settle=2)
+    # range: hours 2-4 counted (0-1 follow the start); trend: hours 7-9 counted (5-6 follow the change)
+    assert a["confusion"]["range"]["RANGE_OK"] == 3 and a["confusion"]["trend"]["TREND"] == 3
+    assert a["confusion"]["trend"]["RANGE_OK"] == 0 and a["trend_called_range_ok"] == 0.0
+    assert (a["hours"], a["settled_hours"]) == (10, 6)
+    # trend_up -> trend_down is no change of family
+    b = M.label_accuracy(["TREND"] * 4, ["trend_up", "trend_up", "trend_down", "trend_down"], settle=1)
+    assert b["settled_hours"] == 3

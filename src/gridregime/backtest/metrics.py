@@ -176,20 +176,36 @@ LABEL_EXPECT = {"range": ("RANGE_OK", "RANGE_WEAK"), "trend_up": ("TREND",), "tr
                 "trend": ("TREND",), "transition": ("TRANSITION",)}
 
 
-def label_accuracy(verdicts: Sequence[str | None], labels: Sequence[str | None]) -> dict[str, Any]:
+LABEL_FAMILY = {"range": "range", "trend_up": "trend", "trend_down": "trend", "trend": "trend",
+                "transition": "transition"}
+
+
+def label_accuracy(verdicts: Sequence[str | None], labels: Sequence[str | None], *, settle: int = 0) -> dict[str, Any]:
     """Confusion counts label × verdict, recall per label family, and the costly confusions:
-    trend hours called RANGE_OK, range hours called TREND, transition hours called RANGE_OK."""
-    fam = {"range": "range", "trend_up": "trend", "trend_down": "trend", "trend": "trend", "transition": "transition"}
+    trend hours called RANGE_OK, range hours called TREND, transition hours called RANGE_OK.
+
+    ``settle``: hours right after each change of label family that are not counted (no hourly
+    analysis can know a regime changed until some of it has been seen); ``settled_hours`` and
+    ``hours`` say how many were counted of how many labelled."""
+    fam = LABEL_FAMILY
     confusion: dict[str, dict[str, int]] = {f: {v: 0 for v in VERDICTS} for f in ("range", "trend", "transition")}
+    since, prev, labelled, counted = 0, None, 0, 0
     for v, lab in zip(verdicts, labels):
         f = fam.get(lab or "")
+        since = since + 1 if f == prev else 0
+        prev = f
         if f is None or v not in VERDICTS:
             continue
+        labelled += 1
+        if since < settle:
+            continue
+        counted += 1
         confusion[f][v] += 1
     def share(f: str, vs: tuple[str, ...]) -> float | None:
         tot = sum(confusion[f].values())
         return sum(confusion[f][v] for v in vs) / tot if tot else None
     return {
+        "settle_hours": int(settle), "hours": labelled, "settled_hours": counted,
         "confusion": confusion,
         "recall": {"range": share("range", ("RANGE_OK", "RANGE_WEAK")), "trend": share("trend", ("TREND",)),
                    "transition": share("transition", ("TRANSITION",))},

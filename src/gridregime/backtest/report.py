@@ -135,6 +135,8 @@ def render_markdown(result: BacktestResult) -> str:
     if pooled.get("labels"):
         lab = pooled["labels"]
         lines += ["## Accuracy against labels", "",
+                  f"{lab['settled_hours']} of {lab['hours']} labelled hours scored: the first "
+                  f"{lab['settle_hours']} hours after each change of label are left out.", "",
                   "| label | " + " | ".join(VERDICTS) + " | recall |", "|---|" + "---|" * (len(VERDICTS) + 1)]
         for fam in ("range", "trend", "transition"):
             lines.append(f"| {fam} | " + " | ".join(str(lab["confusion"][fam][v]) for v in VERDICTS)

@@ -39,6 +39,7 @@ from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR, HOUR_MS, iso_z, to_ms, to_utc_hour
 
 HOURS_PER_MONTH = 720
+LABEL_SETTLE_HOURS = 12  # hours after a label change not scored (as tools/validate_engine.py does)
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,7 @@ def run_range(rng: SymbolRange, config: RegimeConfig, settings: BacktestSettings
         key=rng.key, symbol=rng.symbol, start=rng.start, end=rng.end, coarse=rng.coarse, hours=hours, table=table,
         policies=policies, random=random_summary, verdicts=M.verdict_process(verdicts),
         forward=M.per_verdict(verdicts, fwd, {"GRID_START_OK": start_ok}), stops=stops,
-        labels=None if labels is None else M.label_accuracy(verdicts, labels), info=info,
+        labels=None if labels is None else M.label_accuracy(verdicts, labels, settle=LABEL_SETTLE_HOURS), info=info,
         hourly_pnl=hourly_pnl, fwd=fwd, verdict_arr=np.array([v or "" for v in verdicts], dtype=object),
         start_arr=start_ok,
         skipped=[f.to_dict() for f in batch.failures], seconds=time.perf_counter() - t0,
@@ -549,6 +550,8 @@ def _pool(outcomes: list[RangeOutcome], settings: BacktestSettings) -> dict[str,
                 verd += [v] * c
                 labs += [{"trend": "trend_up"}.get(f, f)] * c
         pooled["labels"] = M.label_accuracy(verd, labs)
+        pooled["labels"].update(settle_hours=LABEL_SETTLE_HOURS, hours=sum(lab["hours"] for lab in labelled),
+                                settled_hours=sum(lab["settled_hours"] for lab in labelled))
     else:
         pooled["labels"] = None
     pooled["hours"] = sum(o.info["hours"] for o in outcomes)
