@@ -146,5 +146,6 @@ def test_demo_falls_back_to_the_synthetic_market(tmp_path_factory, monkeypatch, 
     text = capsys.readouterr().out
     assert "synthetic" in text and "24 hours written" in text
     reader = SnapshotReader(lonely / "gridregime-demo" / "snapshots")
-    snap = reader.load_snapshot("ETH-USDT", reader.hours("ETH-USDT")[0])
+    assert reader.symbols() == ["ETHSYN-USDT"]  # stored under a name that says it is synthetic
+    snap = reader.load_snapshot("ETHSYN-USDT", reader.hours("ETHSYN-USDT")[0])
     assert snap.source == "synthetic:0" and len(snap.hourly) == 1000  # history seeded by the source
