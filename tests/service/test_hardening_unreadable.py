@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-from contextlib import contextmanager
 from datetime import timedelta
 
 import orjson
@@ -14,6 +12,7 @@ import pytest
 from gridregime.cli import main
 from gridregime.snapshot import SnapshotReader, market_path
 from gridregime.snapshot.fileio import SnapshotReadError, read_snapshot_bytes
+from tests.limits import time_limit
 from tests.service.conftest import REAL_START, REAL_SYMBOL
 
 FIRST = REAL_START + timedelta(hours=24)
@@ -25,18 +24,6 @@ def iso(h):
     return h.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@contextmanager
-def time_limit(seconds: int):
-    def boom(*_):
-        raise TimeoutError(f"no answer within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _replace_with_directory(path):

@@ -6,9 +6,6 @@ The default suite runs a few hundred examples; the named slow job (``task test:f
 """
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,24 +13,13 @@ from hypothesis import strategies as st
 from gridregime.errors import GridRegimeError
 from gridregime.snapshot import SnapshotReader, market_path, read_market_file
 from gridregime.snapshot.audit import audit_store
+from tests.limits import time_limit
 from tests.snapshot.fixtures import build_store
 
 SYMBOL = "BTC-USDT"
 TIME_LIMIT_S = 20
 
 
-@contextmanager
-def time_limit(seconds: int):
-    def hang(*_):
-        raise TimeoutError(f"no answer within {seconds} s (a hang)")
-
-    old = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")
