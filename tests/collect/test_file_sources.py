@@ -312,3 +312,23 @@ def test_parquet_dir_hourly_falls_back_to_minutes_outside_the_hourly_files(frame
     assert_frames_equal(got, resample_hourly(frames["BTC-USDT"]), rtol=1e-12)
     got = frame_of(ParquetDirSource(tmp_path).fetch_ohlcv("BTC-USDT", "1h", "2021-03-01", "2021-03-02"))
     assert len(got) == 24  # from the hourly file
+
+
+def test_parquet_source_accepts_a_single_file(data_dir, tmp_path):
+    """``parquet:FILE`` serves that file alone (its siblings in the directory are ignored)."""
+    from gridregime.collect.sources.base import open_source
+
+    one = data_dir / "ETH-USDT_1m_2021-04-19_2021-04-21.parquet"
+    src = open_source(f"parquet:{one}")
+    assert [f.path for f in src.files()] == [one] and src.name == f"parquet:{one.name}"
+    whole = ParquetDirSource(data_dir).fetch_ohlcv("ETH-USDT", "1m", *ALL)
+    assert src.fetch_ohlcv("ETH-USDT", "1m", *ALL).equals(whole)
+    # 1h bars are aggregated from that file alone, not read from the sibling 1h file
+    hourly = src.fetch_ohlcv("ETH-USDT", "1h", *ALL)
+    assert hourly.num_rows == 72 - 2  # the halt hours 02:00 and 03:00 have no minute at all
+    with pytest.raises(InvalidParameterError, match="symbol: no BTC-USDT_1m"):
+        src.fetch_ohlcv("BTC-USDT", "1m", *ALL)
+    odd = tmp_path / "prices.parquet"
+    odd.write_bytes(one.read_bytes())
+    with pytest.raises(InvalidParameterError, match="not SYMBOL_TF_FIRST_LAST.parquet"):
+        ParquetDirSource(odd)

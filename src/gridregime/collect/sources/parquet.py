@@ -58,25 +58,33 @@ class ParquetDirSource:
 
     ``1h`` requests are served from the ``1h`` files overlapping the request when there are
     any, else aggregated from the overlapping ``1m`` files (an hour with at least one minute
-    becomes a bar).
+    becomes a bar). ``directory`` may also be one such file: the source then serves that file only.
     """
 
     def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-        if not self.directory.is_dir():
+        path = Path(directory)
+        self._only: Path | None = None
+        if path.is_file():
+            if not _NAME_RE.match(path.name):
+                raise InvalidParameterError(
+                    f"directory: {str(path)!r} is a file whose name is not SYMBOL_TF_FIRST_LAST.parquet "
+                    f"(e.g. ETH-USDT_1m_2025-05-20_2025-08-18.parquet)")
+            self._only, path = path, path.parent
+        elif not path.is_dir():
             raise InvalidParameterError(
-                f"directory: expected a directory of Parquet files, got {str(self.directory)!r}"
+                f"directory: expected a directory of Parquet files or one such file, got {str(path)!r}"
             )
-        self.name = f"parquet:{self.directory.name}"
+        self.directory = path
+        self.name = f"parquet:{(self._only or self.directory).name}"
         self._cache: dict[tuple[str, int, int], pa.Table] = {}
 
     def __repr__(self) -> str:
-        return f"ParquetDirSource({str(self.directory)!r})"
+        return f"ParquetDirSource({str(self._only or self.directory)!r})"
 
     def files(self, symbol: str | None = None, timeframe: str | None = None) -> list[ParquetFile]:
         """Candle files in the directory, optionally for one symbol and timeframe, sorted by start."""
         out = []
-        for path in self.directory.glob("*.parquet"):
+        for path in ([self._only] if self._only is not None else self.directory.glob("*.parquet")):
             m = _NAME_RE.match(path.name)
             if not m:
                 continue
