@@ -7,3 +7,7 @@ class GridRegimeError(Exception):
 
 class InvalidParameterError(GridRegimeError, ValueError):
     """A caller-supplied parameter is out of its domain; the message names it."""
+
+
+class InvalidParameterTypeError(InvalidParameterError, TypeError):
+    """A caller-supplied parameter has the wrong type (also a ``TypeError``); the message names it."""

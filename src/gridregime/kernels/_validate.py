@@ -1,7 +1,13 @@
-"""Input checks shared by the kernel wrappers: done once, at the boundary."""
+"""Input checks shared by the kernel wrappers: done once, at the boundary.
+
+Every failure is an :class:`~gridregime.errors.InvalidParameterError` naming the input (wrong types
+also a ``TypeError``), so a bad call reaches the command line as one line, never a traceback.
+"""
 from __future__ import annotations
 
 import numpy as np
+
+from gridregime.errors import InvalidParameterError, InvalidParameterTypeError
 
 
 def as_float64(values, name: str) -> np.ndarray:
@@ -11,9 +17,9 @@ def as_float64(values, name: str) -> np.ndarray:
     """
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+        raise InvalidParameterError(f"{name}: expected a 1-D array, got shape {arr.shape}")
     if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: expected numbers, got dtype {arr.dtype}")
+        raise InvalidParameterTypeError(f"{name}: expected numbers, got dtype {arr.dtype}")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if arr.size and not np.isfinite(arr).all():
         inf = np.isinf(arr)
@@ -30,12 +36,12 @@ MAX_WINDOW = 2**31 - 1
 
 def check_window(window, name: str = "window", minimum: int = 1) -> int:
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer, got {type(window).__name__}")
+        raise InvalidParameterTypeError(f"{name}: expected an integer, got {type(window).__name__}")
     window = int(window)
     if window < minimum:
-        raise ValueError(f"{name}: must be >= {minimum}, got {window}")
+        raise InvalidParameterError(f"{name}: must be >= {minimum}, got {window}")
     if window > MAX_WINDOW:
-        raise ValueError(f"{name}: must be <= {MAX_WINDOW}, got {window}")
+        raise InvalidParameterError(f"{name}: must be <= {MAX_WINDOW}, got {window}")
     return window
 
 
@@ -43,10 +49,10 @@ def check_min_periods(min_periods, window: int, name: str = "min_periods") -> in
     if min_periods is None:
         return window
     if isinstance(min_periods, bool) or not isinstance(min_periods, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer or None, got {type(min_periods).__name__}")
+        raise InvalidParameterTypeError(f"{name}: expected an integer or None, got {type(min_periods).__name__}")
     min_periods = int(min_periods)
     if not 1 <= min_periods <= window:
-        raise ValueError(f"{name}: must be between 1 and window={window}, got {min_periods}")
+        raise InvalidParameterError(f"{name}: must be between 1 and window={window}, got {min_periods}")
     return min_periods
 
 
@@ -54,5 +60,5 @@ def check_same_length(**arrays: np.ndarray) -> int:
     lengths = {k: len(v) for k, v in arrays.items()}
     if len(set(lengths.values())) > 1:
         desc = ", ".join(f"{k}={n}" for k, n in lengths.items())
-        raise ValueError(f"inputs must have equal lengths, got {desc}")
+        raise InvalidParameterError(f"inputs must have equal lengths, got {desc}")
     return next(iter(lengths.values()), 0)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from gridregime._libs import ranges as _ranges
+from gridregime.errors import InvalidParameterError, InvalidParameterTypeError
 from gridregime.kernels._validate import (
     as_float64,
     check_min_periods,
@@ -29,12 +30,12 @@ _MAX_EFFECTIVE_WINDOW = 2**30
 def _check_number(value, name: str, *, low: float | None = None, high: float | None = None) -> float:
     """A finite real number, optionally within [low, high]."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+        raise InvalidParameterTypeError(f"{name}: expected a number, got {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value}")
+        raise InvalidParameterError(f"{name}: expected a finite number, got {value}")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name}: must be between {low} and {high}, got {value}")
+        raise InvalidParameterError(f"{name}: must be between {low} and {high}, got {value}")
     return value
 
 
@@ -71,9 +72,9 @@ def rolling_quantile_band(x, window: int, lower_q: float = 0.10, upper_q: float 
     lower_q = _check_number(lower_q, "lower_q", low=0.0, high=1.0)
     upper_q = _check_number(upper_q, "upper_q", low=0.0, high=1.0)
     if lower_q > upper_q:
-        raise ValueError(f"lower_q: must be <= upper_q={upper_q}, got {lower_q}")
+        raise InvalidParameterError(f"lower_q: must be <= upper_q={upper_q}, got {lower_q}")
     if min(window, len(values)) > _MAX_EFFECTIVE_WINDOW:
-        raise ValueError(f"window: at most {_MAX_EFFECTIVE_WINDOW} for arrays that long, got {window}")
+        raise InvalidParameterError(f"window: at most {_MAX_EFFECTIVE_WINDOW} for arrays that long, got {window}")
     return _ranges.rolling_quantile_band(values, window, min_periods, lower_q, upper_q)
 
 
@@ -180,15 +181,15 @@ def volume_profile(price, volume, lo: float, hi: float, bins: int) -> tuple[np.n
     p, v = as_float64(price, "price"), as_float64(volume, "volume")
     check_same_length(price=p, volume=v)
     if (v < 0).any():
-        raise ValueError(f"volume: must be >= 0, got a minimum of {np.nanmin(v)}")
+        raise InvalidParameterError(f"volume: must be >= 0, got a minimum of {np.nanmin(v)}")
     lo = _check_number(lo, "lo")
     hi = _check_number(hi, "hi")
     if not lo < hi:
-        raise ValueError(f"hi: must be greater than lo={lo}, got {hi}")
+        raise InvalidParameterError(f"hi: must be greater than lo={lo}, got {hi}")
     bins = check_window(bins, "bins")
     edges = np.linspace(lo, hi, bins + 1)
     if not (np.diff(edges) > 0).all():  # lo and hi a few ulps apart: bins would be empty
-        raise ValueError(f"hi: too close to lo={lo} to make {bins} bins of positive width, got {hi}")
+        raise InvalidParameterError(f"hi: too close to lo={lo} to make {bins} bins of positive width, got {hi}")
     return edges, _ranges.volume_profile(p, v, edges)
 
 
@@ -214,15 +215,15 @@ def value_area(edges, volume_per_bin, share: float = 0.70) -> tuple[float, float
     """
     e, v = as_float64(edges, "edges"), as_float64(volume_per_bin, "volume_per_bin")
     if len(v) < 1 or len(e) != len(v) + 1:
-        raise ValueError(
+        raise InvalidParameterError(
             f"edges: expected len(volume_per_bin) + 1 = {len(v) + 1} edges for at least one bin, got {len(e)}"
         )
     if not (e[1:] > e[:-1]).all():  # also false for NaN
-        raise ValueError("edges: expected finite, strictly increasing values")
+        raise InvalidParameterError("edges: expected finite, strictly increasing values")
     if not (v >= 0).all():  # also false for NaN
-        raise ValueError("volume_per_bin: expected finite values >= 0")
+        raise InvalidParameterError("volume_per_bin: expected finite values >= 0")
     share = _check_number(share, "share", low=0.0, high=1.0)
     if share == 0.0:
-        raise ValueError("share: must be greater than 0, got 0.0")
+        raise InvalidParameterError("share: must be greater than 0, got 0.0")
     poc, va_low, va_high = _ranges.value_area(e, v, share)
     return float(poc), float(va_low), float(va_high)

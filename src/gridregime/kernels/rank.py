@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from gridregime._libs import rank as _rank
+from gridregime.errors import InvalidParameterError
 from gridregime.kernels._validate import as_float64, check_min_periods, check_window
 
 __all__ = ["percentile_rank_last", "rolling_percentile_rank"]
@@ -45,7 +46,7 @@ def rolling_percentile_rank(x, window: int, min_periods: int | None = None) -> n
     window = check_window(window, "window")
     min_periods = check_min_periods(min_periods, window)
     if min(window, len(values)) > _MAX_EFFECTIVE_WINDOW:
-        raise ValueError(f"window: at most {_MAX_EFFECTIVE_WINDOW} for arrays that long, got {window}")
+        raise InvalidParameterError(f"window: at most {_MAX_EFFECTIVE_WINDOW} for arrays that long, got {window}")
     return _rank.rolling_percentile_rank(values, window, min_periods)
 
 
