@@ -125,6 +125,7 @@ class BatchResult:
     wall_time: float = 0.0
     tasks: int = 0
     grid_rows: list[dict[str, Any]] = field(default_factory=list)  # with supervise=True
+    loaded: dict[str, list[tuple[pa.Table, pa.Table]]] = field(default_factory=dict)  # with keep_bars=True
     markets: list[Any] = field(default_factory=list)
     planned: tuple[datetime, datetime] | None = None  # the range actually planned (clipped to the store)
 
@@ -179,6 +180,20 @@ class BatchResult:
         self.failures.extend(other.failures)
         self.rows.extend(other.rows)
         self.markets.extend(other.markets)
+        if other.bars is not None:
+            self.loaded.setdefault(other.bars[0], []).append(other.bars[1:])
+
+    def bars(self, symbol: str) -> tuple[pa.Table, pa.Table]:
+        """The hourly and 1m bars the run loaded for ``symbol`` (``keep_bars=True``): the chunks'
+        1m bars in order, their hourly bars merged; empty tables when none were loaded."""
+        from gridregime.bars import empty_bars
+
+        parts = self.loaded.get(symbol, [])
+        if not parts:
+            return empty_bars(), empty_bars()
+        minute = pa.concat_tables([m for _, m in parts])
+        hourly = parts[0][0] if len(parts) == 1 else _merge_bars([h for h, _ in parts])
+        return hourly, minute
 
     def grid_table(self) -> pa.Table:
         """The grid supervisor's per-hour rows (``supervise=True``): action, gate phase, grid."""
@@ -210,6 +225,7 @@ class _Task:
     keep_results: bool
     run_start: datetime  # first hour of the whole run: fixes where every chunk's series begins
     supervise: bool = False  # also return each hour's MarketState for the grid supervisor
+    keep_bars: bool = False  # also return the loaded hourly and 1m bars (the backtest trades on them)
 
 
 @dataclass
@@ -219,6 +235,7 @@ class _TaskOutput:
     rows: list[dict[str, Any]]
     hours: int
     markets: list[Any] = field(default_factory=list)
+    bars: tuple[str, pa.Table, pa.Table] | None = None  # (symbol, hourly, minute) with keep_bars
 
 
 def _early_history(reader: Any, symbol: str, hours: list[datetime], history: int) -> pa.Table | None:
@@ -329,7 +346,8 @@ def _run_task(task: _Task) -> _TaskOutput:
         from gridregime.grid.inputs import market_state_from_result
 
         markets = [market_state_from_result(r) for r in results]
-    return _TaskOutput(results if task.keep_results else [], failures, rows, n_hours, markets)
+    bars = (task.symbol, hourly, minute) if task.keep_bars else None
+    return _TaskOutput(results if task.keep_results else [], failures, rows, n_hours, markets, bars)
 
 
 class RegimeAnalysisService:
@@ -376,6 +394,7 @@ class RegimeAnalysisService:
         chunk_hours: int | None = None,
         write_analysis: bool = False,
         keep_results: bool = True,
+        keep_bars: bool = False,
         progress: bool = False,
         dask_client: Any = None,
         supervise: bool = False,
@@ -398,6 +417,9 @@ class RegimeAnalysisService:
             Hours per task (default: split evenly so every worker has work).
         write_analysis : bool
             Also write each hour's ``_regime.json`` next to its snapshot.
+        keep_bars : bool
+            Also keep the hourly and 1m bars each task loaded (:meth:`BatchResult.bars`), so that
+            a caller trading on them (the backtest) does not read the store twice.
         keep_results : bool
             Return the full ``RegimeResult`` objects (False keeps only the table rows: less
             memory and less inter-process traffic for month-long runs).
@@ -437,8 +459,8 @@ class RegimeAnalysisService:
             planned = None
         tasks = [] if planned is None else self._plan(symbols, planned[0], planned[1], workers, chunk_hours,
                                                       write_analysis, keep_results)
-        if supervise:
-            tasks = [dataclasses.replace(t, supervise=True) for t in tasks]
+        if supervise or keep_bars:
+            tasks = [dataclasses.replace(t, supervise=supervise, keep_bars=keep_bars) for t in tasks]
         outputs = _execute(tasks, executor, workers, progress, dask_client)
         batch = BatchResult(tasks=len(tasks), planned=planned)
         for out in outputs:  # tasks were planned in (symbol, time) order

@@ -57,3 +57,20 @@ def test_supervision_persists_to_grid_dir_and_skips_missing_hours(real_store, tm
     reopened = GridSupervisor("ETH-USDT", store_dir=tmp_path)
     assert reopened.last_hour == analysed[-1]
     assert isinstance(pa.Table.from_pylist(batch.grid_rows), pa.Table)
+
+
+def test_keep_bars_returns_the_bars_the_run_loaded(real_store):
+    """keep_bars hands back the 1m bars of every analysed hour and the hourly history, as the store
+    holds them, whatever the chunking."""
+    from gridregime.snapshot import SnapshotReader
+
+    service = RegimeAnalysisService(real_store)
+    end = REAL_START + timedelta(hours=71)
+    whole = SnapshotReader(real_store).load_range("ETH-USDT", REAL_START, end, history_hours=1000)
+    for chunk in (None, 10):
+        batch = service.analyze_many(["ETH-USDT"], REAL_START, end, keep_results=False, keep_bars=True,
+                                     chunk_hours=chunk)
+        hourly, minute = batch.bars("ETH-USDT")
+        assert minute.equals(whole.minute)
+        assert hourly.num_rows == whole.hourly.num_rows and hourly.equals(whole.hourly)
+    assert RegimeAnalysisService(real_store).analyze_many(["ETH-USDT"], REAL_START, end).loaded == {}

@@ -187,14 +187,16 @@ def _analyse_store(rng: SymbolRange, config: RegimeConfig):
 
     reader = SnapshotReader(rng.root)
     service = RegimeAnalysisService(reader, config)
-    batch = service.analyze_many([rng.symbol], rng.start, rng.end, keep_results=False, supervise=True)
-    loaded = reader.load_range(rng.symbol, rng.start, rng.end)
+    # the bars the analysis loaded are the bars traded on: the store is read once
+    batch = service.analyze_many([rng.symbol], rng.start, rng.end, keep_results=False, supervise=True,
+                                 keep_bars=True)
+    hourly_t, minute_t = batch.bars(rng.symbol)
     scale, source = None, ""
-    if loaded.hours:
-        snap = reader.load_snapshot(rng.symbol, loaded.hours[0])
+    if batch.rows:
+        snap = reader.load_snapshot(rng.symbol, batch.rows[0]["hour"])
         scale, source = snap.price_scale, snap.source
-    minute = bars_to_numpy(loaded.minute)
-    hourly = bars_to_numpy(loaded.hourly)
+    minute = bars_to_numpy(minute_t)
+    hourly = bars_to_numpy(hourly_t)
     tick = 1.0 / scale if scale else 0.0
     return batch, minute, hourly, tick, source
 

@@ -46,30 +46,27 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def parse_history_hours(text: str | None) -> int | None:
+def _parse_int(text: str | None, option: str, ok, expected: str) -> int | None:
+    """``text`` as an integer accepted by ``ok``, None when not given; a one-line error otherwise."""
     if text is None:
         return None
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise InvalidParameterError(f"--history-hours: expected a positive integer, got {text!r}")
+        value = None
+    if value is None or not ok(value):
+        raise InvalidParameterError(f"{option}: expected {expected}, got {text!r}")
     return value
+
+
+def parse_history_hours(text: str | None) -> int | None:
+    return _parse_int(text, "--history-hours", lambda v: v >= 1, "a positive integer")
 
 
 def parse_price_scale(text: str | None) -> int | None:
     from gridregime.snapshot.format import is_power_of_ten
 
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not is_power_of_ten(value):
-        raise InvalidParameterError(f"--price-scale: expected a power of ten (1, 10, 100, ...), got {text!r}")
-    return value
+    return _parse_int(text, "--price-scale", is_power_of_ten, "a power of ten (1, 10, 100, ...)")
 
 
 def _import(import_snapshots, source, symbol, start, end, storage, history, history_hours, args, price_scale):
