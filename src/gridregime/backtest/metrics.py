@@ -72,21 +72,28 @@ def forward_stats(high: np.ndarray, low: np.ndarray, close: np.ndarray, present:
     hold = np.full(n, np.nan)
     move = np.full(n, np.nan)
     rvr = np.full(n, np.nan)
-    logc = np.log(np.where(present, close, np.nan))
-    lr = np.r_[np.nan, np.diff(logc)]
-    for t in range(n):
-        e = t + horizon
-        if e >= n or not present[t] or not present[t + 1:e + 1].all():
-            continue
-        if math.isfinite(lower[t]) and math.isfinite(upper[t]):
-            hold[t] = float(np.all(high[t + 1:e + 1] <= upper[t]) and np.all(low[t + 1:e + 1] >= lower[t]))
-        if math.isfinite(atr[t]) and atr[t] > 0:
-            move[t] = abs(close[e] - close[t]) / atr[t]
-        if t - horizon + 1 >= 1 and present[t - horizon:t + 1].all():
-            past = lr[t - horizon + 1:t + 1]
-            sd_past = float(np.std(past))
-            if sd_past > 0:
-                rvr[t] = float(np.std(lr[t + 1:e + 1])) / sd_past
+    if n <= horizon:
+        return {"hold": hold, "abs_move_atr": move, "rv_ratio": rvr}
+    win = np.lib.stride_tricks.sliding_window_view
+    m = n - horizon  # hours t = 0 .. m-1 have a full horizon after them: bars t+1 .. t+horizon
+    ahead = win(present[1:], horizon).all(axis=1)  # [t]: the next horizon bars are present
+    ok = present[:m] & ahead
+    with np.errstate(invalid="ignore"):
+        top = win(np.where(present, high, -np.inf)[1:], horizon).max(axis=1)
+        bottom = win(np.where(present, low, np.inf)[1:], horizon).min(axis=1)
+        ranged = ok & np.isfinite(lower[:m]) & np.isfinite(upper[:m])
+        hold[:m][ranged] = ((top <= upper[:m]) & (bottom >= lower[:m]))[ranged].astype(float)
+        atr_ok = ok & np.isfinite(atr[:m]) & (atr[:m] > 0)
+        move[:m][atr_ok] = (np.abs(close[horizon:] - close[:m]) / atr[:m])[atr_ok]
+        logc = np.log(np.where(present, close, np.nan))
+        lr = np.diff(logc)  # lr[j] is the return into bar j + 1
+        sd = win(lr, horizon).std(axis=1)  # sd[j]: returns into bars j+1 .. j+horizon
+        # past: returns into bars t-horizon+1 .. t (sd[t-horizon]); next: into t+1 .. t+horizon (sd[t])
+        t = np.arange(horizon, m)
+        past_ok = win(present, horizon + 1).all(axis=1)[:m - horizon]  # bars t-horizon .. t present
+        sd_past, sd_next = sd[t - horizon], sd[t]
+        good = ok[t] & past_ok & (sd_past > 0) & np.isfinite(sd_past) & np.isfinite(sd_next)
+        rvr[t[good]] = sd_next[good] / sd_past[good]
     return {"hold": hold, "abs_move_atr": move, "rv_ratio": rvr}
 
 

@@ -156,8 +156,8 @@ def hold_equity(bars: Bars, budget: float, fee: float) -> np.ndarray:
         return out
     b0 = int(bars.hour_start[1])
     qty = budget * (1.0 - fee) / float(bars.open[b0])
-    for k in range(1, n):
-        end = int(bars.hour_start[k + 1]) - 1
-        if end >= b0:
-            out[k] = qty * float(bars.close[end])
+    ends = bars.hour_start[1:] - 1  # last bar of each hour
+    held = ends >= b0
+    held[0] = False
+    out[held] = qty * bars.close[ends[held]]
     return out
