@@ -13,6 +13,11 @@ TOML layout (every key optional; unknown keys are an error naming them)::
     [symbols.ETH-USDT]          # per-symbol overrides of [regime] keys
     min_grid_levels = 6
 
+The same file may hold the grid supervisor's ``[gates]`` and ``[grid]`` sections (and
+``[symbols.SYM.gates]``, ``[symbols.SYM.grid]``), read by
+:func:`gridregime.grid.settings.load_supervisor_settings`; the per-symbol scheme is the same
+(:mod:`gridregime.overrides`).
+
 See ``docs/config.md`` for the meaning of every field and the choices made where §5 is silent.
 """
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any, Mapping
 import orjson
 
 from gridregime.errors import InvalidParameterError
-from gridregime.symbols import validate_symbol
+from gridregime.overrides import check_symbol_overrides, for_symbol, parameter_names
 
 __all__ = ["RegimeConfig", "load_config"]
 
@@ -178,21 +183,7 @@ class RegimeConfig:
                     f"(a window must fit in the hourly history), got {value}")
         if self.vr_q >= self.vr_window:
             raise InvalidParameterError(f"RegimeConfig.vr_q: expected < vr_window={self.vr_window}, got {self.vr_q}")
-        checked: dict[str, dict[str, Any]] = {}
-        for symbol, overrides in dict(self.symbol_overrides).items():
-            validate_symbol(symbol)
-            unknown = sorted(set(overrides) - set(_parameter_names()))
-            if unknown:
-                raise InvalidParameterError(
-                    f"RegimeConfig.symbol_overrides[{symbol!r}]: unknown field(s) {unknown}"
-                )
-            # Build once so that a bad override fails here, naming the symbol.
-            try:
-                dataclasses.replace(self, symbol_overrides={}, **overrides)
-            except InvalidParameterError as exc:
-                raise InvalidParameterError(f"symbol_overrides[{symbol!r}]: {exc}") from None
-            checked[symbol] = dict(overrides)
-        object.__setattr__(self, "symbol_overrides", _FrozenDict(checked))
+        check_symbol_overrides(self)
 
     # ---------------------------------------------------------------------------------------
     def parameters(self) -> dict[str, Any]:
@@ -209,11 +200,8 @@ class RegimeConfig:
         return hashlib.sha256(payload).hexdigest()[:16]
 
     def for_symbol(self, symbol: str) -> "RegimeConfig":
-        """The configuration with ``symbol``'s overrides applied (self when it has none)."""
-        overrides = self.symbol_overrides.get(symbol)
-        if not overrides:
-            return self
-        return dataclasses.replace(self, symbol_overrides={}, **overrides)
+        """The configuration with ``symbol``'s overrides applied (see :mod:`gridregime.overrides`)."""
+        return for_symbol(self, symbol)
 
     def replace(self, **changes: Any) -> "RegimeConfig":
         """A copy with some fields changed (validated like the constructor)."""
@@ -221,49 +209,58 @@ class RegimeConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "config") -> "RegimeConfig":
-        """Build from ``{"regime": {...}, "symbols": {SYM: {...}}}`` (the TOML layout)."""
-        unknown_sections = sorted(set(data) - {"regime", "symbols"})
+        """Build from ``{"regime": {...}, "symbols": {SYM: {...}}}`` (the TOML layout).
+
+        The ``[gates]`` and ``[grid]`` sections (and ``[symbols.SYM.gates]``, ``[symbols.SYM.grid]``)
+        belong to the grid supervisor (:func:`gridregime.grid.settings.load_supervisor_settings`)
+        and are left to it.
+        """
+        unknown_sections = sorted(set(data) - {"regime", "symbols", *SUPERVISOR_SECTIONS})
         if unknown_sections:
-            raise InvalidParameterError(f"{source}: unknown section(s) {unknown_sections}; expected [regime], [symbols.*]")
+            raise InvalidParameterError(f"{source}: unknown section(s) {unknown_sections}; expected [regime], "
+                                        f"[gates], [grid], [symbols.*]")
         regime = dict(data.get("regime", {}))
         unknown = sorted(set(regime) - set(_parameter_names()))
         if unknown:
             raise InvalidParameterError(f"{source}: [regime]: unknown field(s) {unknown}")
-        symbols = data.get("symbols", {})
-        if not isinstance(symbols, Mapping):
-            raise InvalidParameterError(f"{source}: [symbols]: expected tables keyed by symbol")
+        overrides = {symbol: {k: v for k, v in table.items() if k not in SUPERVISOR_SECTIONS}
+                     for symbol, table in symbol_tables(data, source).items()}
         try:
-            return cls(**regime, symbol_overrides={k: dict(v) for k, v in symbols.items()})
+            return cls(**regime, symbol_overrides={k: v for k, v in overrides.items() if v})
         except InvalidParameterError as exc:
             raise InvalidParameterError(f"{source}: {exc}") from None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "RegimeConfig":
         """Load from a TOML file; errors name the file and the field."""
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InvalidParameterError(f"{path}: config file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidParameterError(f"{path}: invalid TOML: {exc}") from None
-        return cls.from_mapping(data, source=str(path))
+        return cls.from_mapping(read_settings_file(path), source=str(path))
 
 
-class _FrozenDict(dict):
-    """A dict that refuses mutation, so the frozen config stays frozen."""
+#: Sections of the settings file that the grid layer reads (gate thresholds, grid numbers).
+SUPERVISOR_SECTIONS = ("gates", "grid")
 
-    def _readonly(self, *args, **kwargs):
-        raise TypeError("RegimeConfig.symbol_overrides is read-only")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+def read_settings_file(path: str | Path) -> dict[str, Any]:
+    """The parsed TOML settings file; errors name the file."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidParameterError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidParameterError(f"{path}: invalid TOML: {exc}") from None
 
-    def __hash__(self) -> int:  # pragma: no cover - hashing a config hashes its parameters
-        return hash(orjson.dumps(self, option=orjson.OPT_SORT_KEYS))
+
+def symbol_tables(data: Mapping[str, Any], source: str) -> dict[str, Mapping[str, Any]]:
+    """The ``[symbols.SYM]`` tables of a settings mapping, checked to be tables."""
+    symbols = data.get("symbols", {})
+    if not isinstance(symbols, Mapping) or not all(isinstance(v, Mapping) for v in symbols.values()):
+        raise InvalidParameterError(f"{source}: [symbols]: expected tables keyed by symbol")
+    return dict(symbols)
 
 
 def _parameter_names() -> list[str]:
-    return [f.name for f in fields(RegimeConfig) if f.name != "symbol_overrides"]
+    return parameter_names(RegimeConfig)
 
 
 def load_config(path: str | Path | None = None) -> RegimeConfig:

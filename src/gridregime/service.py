@@ -28,6 +28,7 @@ from gridregime.analysis.engine import RegimeEngine
 from gridregime.analysis.result import RegimeResult
 from gridregime.config import RegimeConfig
 from gridregime.errors import InvalidParameterError
+from gridregime.grid.settings import SupervisorSettings
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR, HOUR_MS, iso_z, to_ms, to_utc_hour
 
@@ -397,7 +398,7 @@ class RegimeAnalysisService:
         keep_bars: bool = False,
         progress: bool = False,
         dask_client: Any = None,
-        supervise: bool = False,
+        supervise: bool | SupervisorSettings = False,
         grid_dir: str | os.PathLike | None = None,
     ) -> BatchResult:
         """Analyse every stored hour of several symbols.
@@ -427,11 +428,13 @@ class RegimeAnalysisService:
             A progress bar on stderr.
         dask_client : distributed.Client, optional
             With ``executor="dask"``; default: a local cluster with ``workers`` processes.
-        supervise : bool
+        supervise : bool or SupervisorSettings
             Also drive recommendations and the restart gates hour by hour
             (:class:`gridregime.grid.GridSupervisor`; a symbol starts with no grid and its first
             grid follows the ENABLE_GRID rules, see :data:`SUPERVISE_START_ENABLED`); rows in ``BatchResult.grid_rows``. Gates are
-            sequential, so this runs in the parent, per symbol, after the analysis.
+            sequential, so this runs in the parent, per symbol, after the analysis. ``True``
+            supervises with the default gate and grid settings, a
+            :class:`gridregime.grid.settings.SupervisorSettings` with those.
         grid_dir : path, optional
             With ``supervise``: where grid histories and gate states persist (default: memory).
 
@@ -460,7 +463,7 @@ class RegimeAnalysisService:
         tasks = [] if planned is None else self._plan(symbols, planned[0], planned[1], workers, chunk_hours,
                                                       write_analysis, keep_results)
         if supervise or keep_bars:
-            tasks = [dataclasses.replace(t, supervise=supervise, keep_bars=keep_bars) for t in tasks]
+            tasks = [dataclasses.replace(t, supervise=bool(supervise), keep_bars=keep_bars) for t in tasks]
         outputs = _execute(tasks, executor, workers, progress, dask_client)
         batch = BatchResult(tasks=len(tasks), planned=planned)
         for out in outputs:  # tasks were planned in (symbol, time) order
@@ -468,8 +471,9 @@ class RegimeAnalysisService:
         if supervise:
             from gridregime.grid.supervisor import supervise_results
 
-            batch.grid_rows = supervise_results(batch.markets, store_dir=grid_dir,
-                                               start_enabled=SUPERVISE_START_ENABLED)
+            chosen = supervise if isinstance(supervise, SupervisorSettings) else SupervisorSettings()
+            batch.grid_rows = supervise_results(batch.markets, store_dir=grid_dir, gate_config=chosen.gates,
+                                               policy=chosen.policy, start_enabled=SUPERVISE_START_ENABLED)
         batch.wall_time = time.perf_counter() - t0
         return batch
 

@@ -66,6 +66,7 @@ def test_toml_round_trip_and_cli(store, short_months, tmp_path, capsys):
 
 @pytest.mark.parametrize("item, message", [
     ("nonsense=1", "not a RegimeConfig field"),
+    ("gates.nonsense=1", "gates.<GateConfig field>"),
     ("trend_threshold", "expected name=v1,v2"),
     ("trend_threshold=high", "expected a number"),
     ("atr_period=1.5", "expected an integer"),
@@ -84,3 +85,46 @@ def test_invalid_combinations_and_short_spans_are_refused(store):
     with pytest.raises(InvalidParameterError, match="objective"):
         C.walk_forward(store, ["ETH-USDT"], S, S + 9 * DAY, train_months=1, test_months=1,
                        vary={"trend_threshold": [60.0]}, objective="profit")
+
+
+def test_supervisor_settings_are_calibrated_and_written_to_their_sections(store, short_months, tmp_path):
+    from gridregime.config import load_config
+    from gridregime.grid import load_supervisor_settings
+    from gridregime.grid.settings import SupervisorSettings
+
+    vary = C.parse_vary(["gates.min_hours_stopped=2,24", "grid.quick_stop_atr=2"])
+    assert vary == {"gates.min_hours_stopped": [2, 24], "grid.quick_stop_atr": [2.0]}
+    cands = C.candidates(RegimeConfig(), vary)
+    assert len(cands) == 3 and cands[0].supervisor == SupervisorSettings()
+    assert {c.supervisor.gates.min_hours_stopped for c in cands[1:]} == {2, 24}
+    assert all(c.supervisor.policy.quick_stop_atr == 2.0 for c in cands[1:])
+    res = C.walk_forward(store, ["ETH-USDT"], S, S + 9 * DAY - timedelta(hours=1), train_months=1, test_months=1,
+                         vary=vary, objective="supervisor_return")
+    settings = BacktestSettings(seeds=0, resamples=200)
+    for fold in res.folds:  # each out-of-sample score is a backtest with the chosen supervisor settings
+        chosen = C.Candidate(RegimeConfig(), SupervisorSettings()).replace(fold.chosen)
+        again = run_backtest([symbol_range("ETH-USDT", fold.test[0], fold.test[1] - timedelta(hours=1), root=store)],
+                             settings=settings, supervisor=chosen.supervisor)
+        assert C.score(again, "supervisor_return") == pytest.approx(fold.out_of_sample, nan_ok=True)
+    res = C.CalibrationResult("supervisor", vary, 3, res.folds,
+                              {"gates.min_hours_stopped": 24, "grid.quick_stop_atr": 2.0, "trend_threshold": 70.0},
+                              res.final_window)
+    path = tmp_path / "chosen.toml"
+    path.write_text(res.to_toml())
+    sup = load_supervisor_settings(path)
+    assert sup.gates.min_hours_stopped == 24 and sup.policy.quick_stop_atr == 2.0
+    assert load_config(path).trend_threshold == 70.0
+
+
+def test_backtest_supervisor_settings_change_the_supervisor_only(store):
+    from gridregime.grid.settings import SupervisorSettings
+
+    rng = [symbol_range("ETH-USDT", S + DAY, S + 4 * DAY, root=store)]
+    settings = BacktestSettings(seeds=0, resamples=100)
+    a = run_backtest(rng, settings=settings)
+    b = run_backtest(rng, settings=settings, supervisor=SupervisorSettings().replace(**{"grid.max_normal_levels": 3}))
+    assert a.pooled["policies"]["SUPERVISOR"]["fills"] > b.pooled["policies"]["SUPERVISOR"]["fills"]  # 3-level grids
+    for name in ("ALWAYS", "VERDICT", "STICKY", "ADX_FILTER", "HOLD"):
+        assert a.pooled["policies"][name] == b.pooled["policies"][name]
+    with pytest.raises(InvalidParameterError, match="supervisor"):
+        run_backtest(rng, settings=settings, supervisor={"gates": {}})

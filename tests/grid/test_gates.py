@@ -408,7 +408,7 @@ overrides = st.fixed_dictionaries({
 @given(hourly_sequences(min_size=2, max_size=50, symbol="ETH-USDT"), overrides)
 @settings(max_examples=50)
 def test_property_70_per_symbol_customisation(bars, custom):
-    config = GateConfig(overrides={"ETH-USDT": custom})
+    config = GateConfig(symbol_overrides={"ETH-USDT": custom})
     other = [dataclasses.replace(b, symbol="BTC-USDT") for b in bars]
     eth, _, _, _ = run_live(bars, config, stop_at={0})
     eth_direct, _, _, _ = run_live(bars, GateConfig(**custom), stop_at={0})
@@ -420,12 +420,12 @@ def test_property_70_per_symbol_customisation(bars, custom):
 
 
 def test_property_70_overrides_are_validated():
-    with pytest.raises(InvalidParameterError, match="overrides.ETH-USDT.nope"):
-        GateConfig(overrides={"ETH-USDT": {"nope": 1}})
+    with pytest.raises(InvalidParameterError, match=r"symbol_overrides\[.ETH-USDT.\].*nope"):
+        GateConfig(symbol_overrides={"ETH-USDT": {"nope": 1}})
     with pytest.raises(InvalidParameterError, match="gate_hold_bars"):
-        GateConfig(overrides={"ETH-USDT": {"gate_hold_bars": 0}})
+        GateConfig(symbol_overrides={"ETH-USDT": {"gate_hold_bars": 0}})
     with pytest.raises(InvalidParameterError, match="symbol"):
-        GateConfig(overrides={"../x": {"gate_hold_bars": 2}})
+        GateConfig(symbol_overrides={"../x": {"gate_hold_bars": 2}})
     with pytest.raises(InvalidParameterError, match="min_hours_stopped"):
         GateConfig(min_hours_stopped=-1)
 

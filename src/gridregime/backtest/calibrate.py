@@ -1,4 +1,5 @@
-"""Walk-forward calibration: choose ``RegimeConfig`` values on past windows only.
+"""Walk-forward calibration: choose settings (``RegimeConfig`` fields, and the supervisor's
+``gates.*`` and ``grid.*``) on past windows only.
 
 The span ``[start, end]`` is cut into folds of ``train_months`` (30-day months) followed by
 ``test_months``; the next fold starts ``test_months`` later. In each fold every candidate
@@ -7,7 +8,8 @@ training window and scored by the objective; the best one (ties: the earlier can
 defaults first) is then backtested on the test window, which it has never seen. The report puts
 each fold's in-sample score of the chosen configuration next to its out-of-sample score and the
 defaults' out-of-sample score, says how many configurations were tried, and the values chosen on
-the most recent training window are written as a TOML file ``RegimeConfig.from_toml`` reads.
+the most recent training window are written as a settings TOML file (``[regime]``, ``[gates]``,
+``[grid]``) that ``load_config`` and ``load_supervisor_settings`` read.
 
 Objectives (higher is better):
 
@@ -31,6 +33,8 @@ from typing import Any
 
 from gridregime.backtest.runner import BacktestSettings, run_backtest, symbol_range
 from gridregime.config import RegimeConfig
+from gridregime.grid.settings import GateConfig, GridPolicy, SupervisorSettings
+from gridregime.overrides import parameter_names
 from gridregime.errors import InvalidParameterError
 from gridregime.timeutil import HOUR, iso_z, to_utc_hour
 
@@ -40,9 +44,12 @@ MAX_CANDIDATES = 200
 
 
 def _parameter_types() -> dict[str, type]:
-    defaults = RegimeConfig()
-    return {f.name: type(getattr(defaults, f.name)) for f in dataclasses.fields(RegimeConfig)
-            if f.name not in ("symbol_overrides",)}
+    """Every name ``--vary`` accepts and its type: RegimeConfig fields, ``gates.<GateConfig field>``
+    and ``grid.<GridPolicy field>``."""
+    out = {name: type(getattr(RegimeConfig(), name)) for name in parameter_names(RegimeConfig)}
+    for prefix, obj in (("gates", GateConfig()), ("grid", GridPolicy())):
+        out.update({f"{prefix}.{name}": type(getattr(obj, name)) for name in parameter_names(type(obj))})
+    return out
 
 
 def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -55,8 +62,9 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
         if not sep or not name or not values.strip():
             raise InvalidParameterError(f"--vary: expected name=v1,v2,..., got {item!r}")
         if name not in types:
-            raise InvalidParameterError(f"--vary: {name!r} is not a RegimeConfig field "
-                                        f"(e.g. grid_start_min_room_atr, trend_threshold)")
+            raise InvalidParameterError(f"--vary: {name!r} is not a RegimeConfig field, gates.<GateConfig field> or "
+                                        f"grid.<GridPolicy field> (e.g. grid_start_min_room_atr, "
+                                        f"gates.min_hours_stopped, grid.quick_stop_atr)")
         if name in out:
             raise InvalidParameterError(f"--vary: {name} is given twice")
         parsed = []
@@ -73,21 +81,47 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
     return out
 
 
-def candidates(base: RegimeConfig, vary: Mapping[str, Sequence[Any]]) -> list[RegimeConfig]:
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration tried: the analysis settings and the supervisor's."""
+
+    config: RegimeConfig
+    supervisor: SupervisorSettings
+
+    def value(self, name: str) -> Any:
+        section, dot, field_name = name.partition(".")
+        if not dot:
+            return getattr(self.config, name)
+        return getattr(self.supervisor.gates if section == "gates" else self.supervisor.policy, field_name)
+
+    def replace(self, changes: Mapping[str, Any]) -> Candidate:
+        plain = {k: v for k, v in changes.items() if "." not in k}
+        dotted = {k: v for k, v in changes.items() if "." in k}
+        return Candidate(dataclasses.replace(self.config, **plain) if plain else self.config,
+                         self.supervisor.replace(**dotted) if dotted else self.supervisor)
+
+    @property
+    def key(self) -> tuple[str, SupervisorSettings]:
+        return self.config.config_hash, self.supervisor
+
+
+def candidates(base: RegimeConfig | Candidate, vary: Mapping[str, Sequence[Any]]) -> list[Candidate]:
     """The defaults first, then every combination of the varied values (duplicates dropped);
-    a combination the config refuses is an error naming the values."""
+    a combination the settings refuse is an error naming the values."""
+    if isinstance(base, RegimeConfig):
+        base = Candidate(base, SupervisorSettings())
     names = list(vary)
     out = [base]
-    seen = {base.config_hash}
+    seen = {base.key}
     for combo in itertools.product(*(vary[n] for n in names)):
         changes = dict(zip(names, combo))
         try:
-            cfg = dataclasses.replace(base, **changes)
+            cand = base.replace(changes)
         except InvalidParameterError as exc:
             raise InvalidParameterError(f"--vary: the combination {changes} is not a valid config: {exc}") from None
-        if cfg.config_hash not in seen:
-            seen.add(cfg.config_hash)
-            out.append(cfg)
+        if cand.key not in seen:
+            seen.add(cand.key)
+            out.append(cand)
     if len(out) > MAX_CANDIDATES:
         raise InvalidParameterError(f"--vary: {len(out)} configurations; at most {MAX_CANDIDATES} (fewer values)")
     return out
@@ -137,11 +171,15 @@ class CalibrationResult:
         }
 
     def to_toml(self) -> str:
-        lines = ["# RegimeConfig chosen by gridregime calibrate (walk-forward, past windows only)",
+        """The chosen values as a settings file (``load_config`` and ``load_supervisor_settings`` read it)."""
+        lines = ["# Settings chosen by gridregime calibrate (walk-forward, past windows only)",
                  f"# objective {self.objective}; {self.tried} configurations tried; chosen on "
-                 f"{iso_z(self.final_window[0])} .. {iso_z(self.final_window[1])}", "", "[regime]"]
-        for name, value in self.final.items():
-            lines.append(f"{name} = {value!r}")
+                 f"{iso_z(self.final_window[0])} .. {iso_z(self.final_window[1])}"]
+        for section, prefix in (("regime", ""), ("gates", "gates."), ("grid", "grid.")):
+            items = [(k[len(prefix):], v) for k, v in self.final.items()
+                     if (k.startswith(prefix) if prefix else "." not in k)]
+            if items or section == "regime":
+                lines += ["", f"[{section}]"] + [f"{k} = {v!r}" for k, v in items]
         return "\n".join(lines) + "\n"
 
     def to_markdown(self) -> str:
@@ -169,7 +207,7 @@ class CalibrationResult:
 def walk_forward(root: str | Path, symbols: Sequence[str], start: Any, end: Any, *, train_months: int,
                  test_months: int, vary: Mapping[str, Sequence[Any]], objective: str = "start_hold",
                  base: RegimeConfig | None = None, settings: BacktestSettings | None = None,
-                 workers: int = 1) -> CalibrationResult:
+                 workers: int = 1, supervisor: SupervisorSettings | None = None) -> CalibrationResult:
     """Run the walk-forward calibration described in the module docstring."""
     if objective not in OBJECTIVES:
         raise InvalidParameterError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
@@ -178,7 +216,8 @@ def walk_forward(root: str | Path, symbols: Sequence[str], start: Any, end: Any,
             raise InvalidParameterError(f"{name}: expected an integer from 1 to 120, got {value!r}")
     if not vary:
         raise InvalidParameterError("vary: expected at least one name=v1,v2,... to vary")
-    base = RegimeConfig() if base is None else base
+    base = Candidate(RegimeConfig() if base is None else base,
+                     SupervisorSettings() if supervisor is None else supervisor)
     settings = BacktestSettings(seeds=0, resamples=200) if settings is None else settings
     start, end = to_utc_hour(start, name="start"), to_utc_hour(end, name="end")
     configs = candidates(base, vary)
@@ -188,9 +227,10 @@ def walk_forward(root: str | Path, symbols: Sequence[str], start: Any, end: Any,
             f"end: expected at least {train_months + test_months} months after start ({iso_z(start)}) for one fold, "
             f"got {iso_z(end)}")
 
-    def evaluate(cfg: RegimeConfig, a: datetime, b: datetime) -> float:
+    def evaluate(cand: Candidate, a: datetime, b: datetime) -> float:
         ranges = [symbol_range(s, a, b - HOUR, root=root) for s in symbols]
-        return score(run_backtest(ranges, config=cfg, settings=settings, workers=workers), objective)
+        return score(run_backtest(ranges, config=cand.config, settings=settings, workers=workers,
+                                  supervisor=cand.supervisor), objective)
 
     folds: list[Fold] = []
     t = start
@@ -208,5 +248,5 @@ def walk_forward(root: str | Path, symbols: Sequence[str], start: Any, end: Any,
                              _changes(base, chosen_cfg, vary), window)
 
 
-def _changes(base: RegimeConfig, cfg: RegimeConfig, vary: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
-    return {n: getattr(cfg, n) for n in vary if getattr(cfg, n) != getattr(base, n)}
+def _changes(base: Candidate, cand: Candidate, vary: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    return {n: cand.value(n) for n in vary if cand.value(n) != base.value(n)}

@@ -33,6 +33,7 @@ from gridregime.backtest.policies import (
 )
 from gridregime.backtest.simulate import Bars, Exchange, PolicyRun, hold_equity, run_policy
 from gridregime.config import RegimeConfig
+from gridregime.grid.settings import SupervisorSettings
 from gridregime.errors import InvalidParameterError
 from gridregime.kernels.gridsim import PATH_MODES
 from gridregime.symbols import validate_symbol
@@ -179,7 +180,7 @@ def _bars_from(ts: np.ndarray, o, h, l, c, hours: list[datetime], tick: float, l
                 hour_start, tick, _auto_lot(first) if lot is None else lot, coarse)
 
 
-def _analyse_store(rng: SymbolRange, config: RegimeConfig):
+def _analyse_store(rng: SymbolRange, config: RegimeConfig, supervisor: SupervisorSettings):
     """Batch analysis + supervision from the store, the 1m bars, the hourly bars, tick and source name."""
     from gridregime.bars import bars_to_numpy
     from gridregime.service import RegimeAnalysisService
@@ -188,7 +189,7 @@ def _analyse_store(rng: SymbolRange, config: RegimeConfig):
     reader = SnapshotReader(rng.root)
     service = RegimeAnalysisService(reader, config)
     # the bars the analysis loaded are the bars traded on: the store is read once
-    batch = service.analyze_many([rng.symbol], rng.start, rng.end, keep_results=False, supervise=True,
+    batch = service.analyze_many([rng.symbol], rng.start, rng.end, keep_results=False, supervise=supervisor,
                                  keep_bars=True)
     hourly_t, minute_t = batch.bars(rng.symbol)
     scale, source = None, ""
@@ -201,7 +202,7 @@ def _analyse_store(rng: SymbolRange, config: RegimeConfig):
     return batch, minute, hourly, tick, source
 
 
-def _analyse_source(rng: SymbolRange, config: RegimeConfig):
+def _analyse_source(rng: SymbolRange, config: RegimeConfig, supervisor: SupervisorSettings):
     """Coarse mode: analysis and supervision from a source's hourly bars (no snapshot store)."""
     from gridregime.analysis.engine import RegimeEngine
     from gridregime.bars import bars_to_numpy
@@ -223,7 +224,8 @@ def _analyse_source(rng: SymbolRange, config: RegimeConfig):
     results = RegimeEngine(config).analyze_hours(rng.symbol, hourly, None, hours) if hours else []
     batch.rows = [result_row(r) for r in results]
     batch.markets = [market_state_from_result(r) for r in results]
-    batch.grid_rows = supervise_results(batch.markets, start_enabled=SUPERVISE_START_ENABLED)
+    batch.grid_rows = supervise_results(batch.markets, gate_config=supervisor.gates, policy=supervisor.policy,
+                                        start_enabled=SUPERVISE_START_ENABLED)
     in_range = (cols["ts"] >= to_ms(rng.start)) & (cols["ts"] <= to_ms(rng.end))
     sel = {k: v[in_range] for k, v in cols.items()}
     tick = _tick_of(sel["close"])
@@ -319,13 +321,15 @@ def _simulate_all(bars: Bars, hours, markets, sup_rows, symbol: str, settings: B
 
 
 def run_range(rng: SymbolRange, config: RegimeConfig, settings: BacktestSettings,
-              user_policies: Mapping[str, NamedPolicy] | None = None) -> RangeOutcome:
+              user_policies: Mapping[str, NamedPolicy] | None = None,
+              supervisor: SupervisorSettings | None = None) -> RangeOutcome:
     """Analyse, supervise, simulate and measure one symbol-range (top-level: spawn-safe)."""
     t0 = time.perf_counter()
+    supervisor = SupervisorSettings() if supervisor is None else supervisor
     if rng.coarse:
-        batch, bars_cols, hourly_cols, tick, source_name = _analyse_source(rng, config)
+        batch, bars_cols, hourly_cols, tick, source_name = _analyse_source(rng, config, supervisor)
     else:
-        batch, bars_cols, hourly_cols, tick, source_name = _analyse_store(rng, config)
+        batch, bars_cols, hourly_cols, tick, source_name = _analyse_store(rng, config, supervisor)
     hours = _hour_grid(rng.start, rng.end)
     n = len(hours)
     index = {h: k for k, h in enumerate(hours)}
@@ -613,7 +617,8 @@ def _differences(outcomes: list[RangeOutcome], settings: BacktestSettings) -> li
 
 def run_backtest(ranges: Sequence[SymbolRange], *, config: RegimeConfig | None = None,
                  settings: BacktestSettings | None = None, policies: Mapping[str, Any] | None = None,
-                 workers: int = 1, progress: bool = False) -> BacktestResult:
+                 workers: int = 1, progress: bool = False,
+                 supervisor: SupervisorSettings | None = None) -> BacktestResult:
     """Backtest every symbol-range and pool the figures (see the module docstring).
 
     Parameters
@@ -622,6 +627,9 @@ def run_backtest(ranges: Sequence[SymbolRange], *, config: RegimeConfig | None =
         Built with :func:`symbol_range`.
     config : RegimeConfig, optional
     settings : BacktestSettings, optional
+    supervisor : SupervisorSettings, optional
+        The SUPERVISOR policy's gate thresholds and grid numbers (default: the defaults; a config
+        file's ``[gates]`` and ``[grid]`` sections via :func:`gridregime.grid.load_supervisor_settings`).
     policies : mapping name -> callable(HourView) -> GridSpec | None, optional
         Extra policies, simulated and reported beside the built-in ones.
     workers : int
@@ -633,6 +641,9 @@ def run_backtest(ranges: Sequence[SymbolRange], *, config: RegimeConfig | None =
     t0 = time.perf_counter()
     config = RegimeConfig() if config is None else config
     settings = BacktestSettings() if settings is None else settings
+    supervisor = SupervisorSettings() if supervisor is None else supervisor
+    if not isinstance(supervisor, SupervisorSettings):
+        raise InvalidParameterError(f"supervisor: expected SupervisorSettings, got {type(supervisor).__name__}")
     if not isinstance(config, RegimeConfig):
         raise InvalidParameterError(f"config: expected a RegimeConfig, got {type(config).__name__}")
     if not isinstance(settings, BacktestSettings):
@@ -659,7 +670,7 @@ def run_backtest(ranges: Sequence[SymbolRange], *, config: RegimeConfig | None =
     if workers == 1 or len(ranges) == 1:
         for rng in ranges:
             try:
-                done(rng, run_range(rng, config, settings, user), None)
+                done(rng, run_range(rng, config, settings, user, supervisor), None)
             except Exception as exc:  # one broken symbol-range is reported, never fatal
                 done(rng, None, exc)
     else:
@@ -668,7 +679,7 @@ def run_backtest(ranges: Sequence[SymbolRange], *, config: RegimeConfig | None =
 
         with ProcessPoolExecutor(max_workers=min(workers, len(ranges)),
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            futs = [(rng, pool.submit(run_range, rng, config, settings, user)) for rng in ranges]
+            futs = [(rng, pool.submit(run_range, rng, config, settings, user, supervisor)) for rng in ranges]
             for rng, fut in futs:
                 try:
                     done(rng, fut.result(), None)

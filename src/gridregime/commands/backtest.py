@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", required=True, help="first hour, ISO-8601 (UTC)")
     p.add_argument("--end", required=True, help="last hour, ISO-8601 (UTC), inclusive")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the report and tables")
-    p.add_argument("--config", default=None, help="RegimeConfig TOML file")
+    p.add_argument("--config", default=None, help="settings TOML file: [regime] analysis, [gates] and [grid] for the supervisor")
     p.add_argument("--levels", type=int, default=10, help="levels of the simple policies' grids (default 10)")
     p.add_argument("--fee", type=float, default=0.00075, help="fee per fill as a fraction (default 0.00075)")
     p.add_argument("--path", choices=("pessimistic", "ohlc"), default="pessimistic",
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gridregime.backtest import BacktestSettings, run_backtest, symbol_range, write_report
     from gridregime.backtest.report import policy_table
-    from gridregime.commands._config import load_config_option as load_config
+    from gridregime.commands._config import load_settings_option
 
     if args.workers < 1:
         raise InvalidParameterError(f"--workers: expected an integer >= 1, got {args.workers}")
@@ -68,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
         if sep and name in _SETTINGS | {"start", "end", "root", "symbols"}:
             raise InvalidParameterError(f"--{name.replace('_', '-')}:{rest}") from exc
         raise
-    result = run_backtest(ranges, config=load_config(args.config), settings=settings, workers=args.workers,
-                          progress=not args.quiet)
+    config, supervisor = load_settings_option(args.config)
+    result = run_backtest(ranges, config=config, settings=settings, workers=args.workers,
+                          progress=not args.quiet, supervisor=supervisor)
     paths = write_report(result, out)
     print("\n".join(policy_table(result.pooled["policies"])))
     for d in result.differences:

@@ -1,4 +1,4 @@
-"""``gridregime calibrate``: choose RegimeConfig values walk-forward (past windows only)."""
+"""``gridregime calibrate``: choose analysis and supervisor settings walk-forward (past windows only)."""
 from __future__ import annotations
 
 import argparse
@@ -9,11 +9,11 @@ from gridregime.errors import InvalidParameterError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "calibrate",
-        help="choose RegimeConfig values walk-forward and report in-sample next to out-of-sample",
+        help="choose settings walk-forward and report in-sample next to out-of-sample",
         description="Cut --start..--end into folds of --train-months followed by --test-months (30-day "
         "months). In each fold, backtest the defaults and every combination of the --vary values on the "
         "training window, keep the best by --objective, and score it on the test window it never saw. "
-        "Writes the values chosen on the most recent training window as a RegimeConfig TOML (--out) and "
+        "Writes the values chosen on the most recent training window as a settings TOML (--out) and "
         "the fold table (--report).",
     )
     p.add_argument("--root", required=True, help="snapshot root directory")
@@ -23,10 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-months", dest="train_months", type=int, required=True, help="training window, months")
     p.add_argument("--test-months", dest="test_months", type=int, required=True, help="test window, months")
     p.add_argument("--vary", required=True, nargs="+", metavar="NAME=V1,V2",
-                   help="RegimeConfig fields and the values to try, e.g. grid_start_min_room_atr=1.25,1.75,2.25")
+                   help="RegimeConfig fields, gates.<field> or grid.<field>, and the values to try, e.g. "
+                   "grid_start_min_room_atr=1.25,1.75,2.25 gates.min_hours_stopped=6,12")
     p.add_argument("--objective", default="start_hold", choices=("start_hold", "supervisor", "supervisor_return"),
                    help="what a configuration is chosen by (default start_hold)")
-    p.add_argument("--config", default=None, help="RegimeConfig TOML the candidates start from")
+    p.add_argument("--config", default=None, help="settings TOML the candidates start from ([regime], [gates], [grid])")
     p.add_argument("--out", required=True, metavar="FILE", help="write the chosen values here (TOML)")
     p.add_argument("--report", default=None, metavar="DIR", help="also write calibrate.md and calibrate.json here")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gridregime._atomic import atomic_write_bytes, atomic_write_text
     from gridregime.backtest.calibrate import parse_vary, walk_forward
-    from gridregime.commands._config import load_config_option as load_config
+    from gridregime.commands._config import load_settings_option
 
     if not Path(args.root).is_dir():
         raise InvalidParameterError(f"--root: expected a snapshot directory, got {args.root!r} (not a directory)")
@@ -50,10 +51,11 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--workers: expected an integer >= 1, got {args.workers}")
     symbols = [s for item in args.symbols for s in item.split(",") if s]
     vary = parse_vary(args.vary)
+    base, supervisor = load_settings_option(args.config)
     try:
         result = walk_forward(args.root, symbols, args.start, args.end, train_months=args.train_months,
                               test_months=args.test_months, vary=vary, objective=args.objective,
-                              base=load_config(args.config), workers=args.workers)
+                              base=base, supervisor=supervisor, workers=args.workers)
     except InvalidParameterError as exc:
         name, sep, rest = str(exc).partition(":")
         if sep and name in ("train_months", "test_months", "start", "end", "symbols"):

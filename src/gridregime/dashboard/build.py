@@ -201,7 +201,7 @@ def build_dashboard(root: str | os.PathLike, symbols: Sequence[str], start: Any,
     """
     t0 = time.perf_counter()
     jinja2, plotly_offline = _require_libraries()
-    from gridregime.grid.gates import GateConfig
+    from gridregime.grid.settings import GateConfig
     from gridregime.snapshot import SnapshotReader
 
     root = Path(root)

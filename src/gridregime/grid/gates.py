@@ -30,255 +30,27 @@ a failing bar), and every evaluation says whether it reset.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import Enum
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from gridregime._atomic import atomic_write_bytes
-from gridregime.errors import GridRegimeError, InvalidParameterError
+from gridregime.errors import InvalidParameterError
 from gridregime.grid.config import iso_utc
+from gridregime.grid.gate_state import GateState, GateStateStore, Phase, initial_state, restart, stop
 from gridregime.grid.inputs import RANGE_OK, TREND, MarketState, as_market_state
-from gridregime.symbols import validate_symbol
-from gridregime.timeutil import HOUR, to_utc_hour
+from gridregime.grid.settings import GateConfig
+from gridregime.timeutil import to_utc_hour
 
-STATE_FORMAT = 1
-
-
-class Phase(str, Enum):
-    ACTIVE = "ACTIVE"
-    STOPPED = "STOPPED"
-    GATE_1 = "GATE_1"
-    GATE_2 = "GATE_2"
-    GATE_3 = "GATE_3"
-    READY = "READY"
-
+__all__ = ["GATE_NAMES", "Condition", "GateConfig", "GateEvaluation", "GateReport", "GateState", "GateStateStore",
+           "Phase", "apply_events", "evaluate", "gate_conditions", "initial_state", "readiness", "replay", "restart",
+           "stop"]
 
 _GATE_OF_PHASE = {Phase.GATE_1: 1, Phase.GATE_2: 2, Phase.GATE_3: 3}
 _PHASE_OF_GATE = {1: Phase.GATE_1, 2: Phase.GATE_2, 3: Phase.GATE_3}
 _GATES_PASSED = {Phase.STOPPED: 0, Phase.GATE_1: 0, Phase.GATE_2: 1, Phase.GATE_3: 2, Phase.READY: 3}
 GATE_NAMES = {1: "directional energy spent", 2: "volatility normalised", 3: "range re-formed"}
-
-
-# ---------------------------------------------------------------------------------------------
-# configuration
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GateConfig:
-    """Gate thresholds (SPEC §8 defaults) with optional per-symbol overrides.
-
-    ``overrides`` maps a symbol to ``{field: value}``; :meth:`for_symbol` applies them. The machine
-    always evaluates with ``config.for_symbol(state.symbol)``.
-    """
-
-    min_hours_stopped: int = 6
-    gate_hold_bars: int = 2
-    gate1_trend_max: float = 50.0
-    adx_falling_bars: int = 3
-    gate2_vol_change_max: float = 50.0
-    gate2_atr_rank_max: float = 80.0
-    gate2_bar_range_atr_max: float = 2.0
-    gate2_range_bars: int = 6
-    gate3_range_quality_min: float = 60.0
-    gate3_mean_rev_min: float = 50.0
-    gate3_max_bars: int = 12
-    overrides: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        ints = {"min_hours_stopped": 0, "gate_hold_bars": 1, "adx_falling_bars": 2, "gate2_range_bars": 1,
-                "gate3_max_bars": 1}
-        for name, low in ints.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InvalidParameterError(f"{name}: expected an integer >= {low}, got {value!r}")
-        for name in ("gate1_trend_max", "gate2_vol_change_max", "gate2_atr_rank_max", "gate3_range_quality_min",
-                     "gate3_mean_rev_min"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-                raise InvalidParameterError(f"{name}: expected a score threshold in [0, 100], got {value!r}")
-        value = self.gate2_bar_range_atr_max
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-            raise InvalidParameterError(f"gate2_bar_range_atr_max: expected a finite number > 0, got {value!r}")
-        overrides = self.overrides
-        if isinstance(overrides, Mapping):
-            overrides = tuple((s, tuple(sorted(dict(o).items()))) for s, o in sorted(overrides.items()))
-        normal = []
-        for symbol, items in overrides:
-            validate_symbol(symbol, name="overrides symbol")
-            items = tuple(sorted(dict(items).items()))
-            for key, _ in items:
-                if key not in _THRESHOLD_FIELDS:
-                    raise InvalidParameterError(
-                        f"overrides.{symbol}.{key}: not a gate threshold (expected one of {', '.join(_THRESHOLD_FIELDS)})")
-            # Validate the override values now, not at first use.
-            replace(self, overrides=(), **dict(items))
-            normal.append((symbol, items))
-        object.__setattr__(self, "overrides", tuple(normal))
-
-    def for_symbol(self, symbol: str) -> GateConfig:
-        """Thresholds for ``symbol`` (defaults with that symbol's overrides applied)."""
-        for name, items in self.overrides:
-            if name == symbol:
-                return replace(self, overrides=(), **dict(items))
-        return replace(self, overrides=()) if self.overrides else self
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in _THRESHOLD_FIELDS}
-        out["overrides"] = {s: dict(items) for s, items in self.overrides}
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateConfig:
-        known = set(_THRESHOLD_FIELDS) | {"overrides"}
-        for key in data:
-            if key not in known:
-                raise InvalidParameterError(f"{key}: not a GateConfig field")
-        return cls(**dict(data))
-
-
-_THRESHOLD_FIELDS = tuple(f.name for f in fields(GateConfig) if f.name != "overrides")
-
-
-# ---------------------------------------------------------------------------------------------
-# state
-# ---------------------------------------------------------------------------------------------
-def _nan_to_none(values: Iterable[float]) -> list[float | None]:
-    return [None if (v is None or math.isnan(v)) else float(v) for v in values]
-
-
-def _none_to_nan(values: Iterable[float | None]) -> tuple[float, ...]:
-    return tuple(math.nan if v is None else float(v) for v in values)
-
-
-@dataclass(frozen=True)
-class GateState:
-    """Everything the gates remember between bars (persisted as JSON).
-
-    ``hold`` counts consecutive bars the current gate's conditions held; ``gate3_bars`` counts bars
-    spent at Gate 3 without passing; ``adx_history`` / ``range_history`` keep the last ADX and
-    ``hour_range_atr`` values (NaN = missing).
-    """
-
-    symbol: str
-    phase: Phase = Phase.ACTIVE
-    last_hour: datetime | None = None
-    stopped_at: datetime | None = None
-    stop_reason: str | None = None
-    hold: int = 0
-    gate3_bars: int = 0
-    adx_history: tuple[float, ...] = ()
-    range_history: tuple[float, ...] = ()
-    stops: int = 0
-    restarts: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "symbol", validate_symbol(self.symbol))
-        try:
-            object.__setattr__(self, "phase", Phase(self.phase))
-        except ValueError:
-            raise InvalidParameterError(
-                f"phase: expected one of {', '.join(p.value for p in Phase)}, got {self.phase!r}") from None
-        for name in ("last_hour", "stopped_at"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, to_utc_hour(value, name=name))
-        for name in ("hold", "gate3_bars", "stops", "restarts"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidParameterError(f"{name}: expected an integer >= 0, got {value!r}")
-        if self.phase is not Phase.ACTIVE and self.stopped_at is None:
-            raise InvalidParameterError(f"stopped_at: required when phase is {self.phase.value}")
-        object.__setattr__(self, "adx_history", _none_to_nan(self.adx_history))
-        object.__setattr__(self, "range_history", _none_to_nan(self.range_history))
-
-    def hours_stopped(self, hour: datetime | None = None) -> int | None:
-        """Whole hours from the stop bar to ``hour`` (default: the last evaluated bar)."""
-        hour = hour or self.last_hour
-        if self.stopped_at is None or self.phase is Phase.ACTIVE or hour is None:
-            return None
-        return int((hour - self.stopped_at) // HOUR)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": STATE_FORMAT,
-            "symbol": self.symbol,
-            "phase": self.phase.value,
-            "last_hour": None if self.last_hour is None else iso_utc(self.last_hour),
-            "stopped_at": None if self.stopped_at is None else iso_utc(self.stopped_at),
-            "stop_reason": self.stop_reason,
-            "hold": self.hold,
-            "gate3_bars": self.gate3_bars,
-            "adx_history": _nan_to_none(self.adx_history),
-            "range_history": _nan_to_none(self.range_history),
-            "stops": self.stops,
-            "restarts": self.restarts,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateState:
-        if not isinstance(data, Mapping):
-            raise InvalidParameterError(f"gate state: expected a JSON object, got {type(data).__name__}")
-        data = dict(data)
-        fmt = data.pop("format", STATE_FORMAT)
-        if fmt != STATE_FORMAT:
-            raise InvalidParameterError(f"format: expected {STATE_FORMAT}, got {fmt!r}")
-        known = {f.name for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                raise InvalidParameterError(f"{key}: not a gate state field")
-        if "symbol" not in data:
-            raise InvalidParameterError("symbol: required gate state field is missing")
-        for key in ("adx_history", "range_history"):
-            value = data.get(key, [])
-            if not isinstance(value, (list, tuple)) or not all(
-                    v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in value):
-                raise InvalidParameterError(f"{key}: expected a list of numbers or null, got {value!r}")
-        return cls(**data)
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict())
-
-    @classmethod
-    def from_json(cls, data: bytes | str) -> GateState:
-        try:
-            return cls.from_dict(orjson.loads(data))
-        except orjson.JSONDecodeError as exc:
-            raise InvalidParameterError(f"gate state: not valid JSON ({exc})") from None
-
-
-def initial_state(symbol: str) -> GateState:
-    """A symbol whose grid has never been stopped (phase ACTIVE, empty history)."""
-    return GateState(symbol=symbol)
-
-
-def stop(state: GateState, hour: datetime, reason: str) -> GateState:
-    """Stop the grid at the close of ``hour``: the restart gates begin from the next bar.
-
-    Only an ACTIVE state can stop; stopping a stopped symbol is refused (the gates must not be
-    restarted by a repeated stop signal).
-    """
-    hour = to_utc_hour(hour)
-    if state.phase is not Phase.ACTIVE:
-        raise InvalidParameterError(f"phase: cannot stop {state.symbol}, it is already {state.phase.value}")
-    if state.last_hour is not None and hour < state.last_hour:
-        raise InvalidParameterError(f"hour: stop at {hour.isoformat()} is before the last evaluated bar")
-    return replace(state, phase=Phase.STOPPED, stopped_at=hour, stop_reason=str(reason), hold=0, gate3_bars=0,
-                   stops=state.stops + 1)
-
-
-def restart(state: GateState, hour: datetime) -> GateState:
-    """Back to ACTIVE once the (probationary) grid is enabled; only allowed from READY."""
-    to_utc_hour(hour)
-    if state.phase is not Phase.READY:
-        raise InvalidParameterError(f"phase: cannot restart {state.symbol} at {state.phase.value}; expected READY")
-    return replace(state, phase=Phase.ACTIVE, stopped_at=None, stop_reason=None, hold=0, gate3_bars=0,
-                   restarts=state.restarts + 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -568,34 +340,3 @@ def apply_events(state: GateState, hour: datetime, *, stop_reason: str | None = 
     if restarted:
         return restart(state, hour)
     return state
-
-
-# ---------------------------------------------------------------------------------------------
-# persistence
-# ---------------------------------------------------------------------------------------------
-class GateStateStore:
-    """Gate states as ``<dir>/<SYMBOL>.gates.json``, written atomically."""
-
-    def __init__(self, directory: str | os.PathLike) -> None:
-        self.directory = Path(directory)
-
-    def path(self, symbol: str) -> Path:
-        return self.directory / f"{validate_symbol(symbol)}.gates.json"
-
-    def load(self, symbol: str) -> GateState:
-        """The saved state, or :func:`initial_state` when none was saved."""
-        path = self.path(symbol)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return initial_state(symbol)
-        try:
-            state = GateState.from_json(data)
-        except InvalidParameterError as exc:
-            raise GridRegimeError(f"{path}: {exc}") from None
-        if state.symbol != symbol:
-            raise GridRegimeError(f"{path}: symbol: expected {symbol}, got {state.symbol}")
-        return state
-
-    def save(self, state: GateState) -> Path:
-        return atomic_write_bytes(self.path(state.symbol), state.to_json())

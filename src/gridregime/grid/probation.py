@@ -8,91 +8,15 @@ centred on the price and shifted to lie inside the discovered range.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from gridregime.errors import InvalidParameterError
 from gridregime.grid.config import GridConfig, GridMode, SpacingMode
 from gridregime.grid.inputs import TREND, MarketState
+from gridregime.grid.settings import GridPolicy
 from gridregime.timeutil import HOUR
-
-
-@dataclass(frozen=True)
-class GridPolicy:
-    """Numbers for fresh grids, probation and quick stops.
-
-    Attributes
-    ----------
-    normal_allocation : float
-        Allocation of a normal grid, quote currency.
-    allocation_fraction : float
-        Probation allocation as a share of ``normal_allocation``, in [0.50, 0.60].
-    min_levels, max_levels : int
-        Probation level count range, within [4, 6].
-    spacing_atr : float
-        Probation spacing in ATR, in [0.45, 0.55]; narrowed towards 0.45 when the range is tight.
-    probation_hours : int
-        Hours on probation before promotion can happen.
-    min_inside_fraction : float
-        Share of probation hours with the close inside the grid required for promotion.
-    quick_stop_atr : float
-        A close beyond a grid bound by more than this many ATR stops a probationary grid.
-    quick_stop_vol_change : float
-        VolChangeScore above this stops a probationary grid.
-    quick_stop_drawdown : float
-        Loss beyond this share of the allocation (when PnL is supplied) stops a probationary grid.
-    max_normal_levels : int
-        Cap on the level count of a normal fresh grid.
-    """
-
-    normal_allocation: float = 1000.0
-    allocation_fraction: float = 0.55
-    min_levels: int = 4
-    max_levels: int = 6
-    spacing_atr: float = 0.5
-    probation_hours: int = 24
-    min_inside_fraction: float = 0.8
-    quick_stop_atr: float = 0.5
-    quick_stop_vol_change: float = 80.0
-    quick_stop_drawdown: float = 0.03
-    max_normal_levels: int = 100
-
-    def __post_init__(self) -> None:
-        def check(name: str, ok: bool, expected: str) -> None:
-            if not ok:
-                raise InvalidParameterError(f"{name}: expected {expected}, got {getattr(self, name)!r}")
-
-        num = (int, float)
-        check("normal_allocation", isinstance(self.normal_allocation, num) and math.isfinite(self.normal_allocation)
-              and self.normal_allocation > 0, "a finite number > 0")
-        check("allocation_fraction", isinstance(self.allocation_fraction, num)
-              and 0.5 <= self.allocation_fraction <= 0.6, "a number in [0.5, 0.6]")
-        check("min_levels", isinstance(self.min_levels, int) and 4 <= self.min_levels <= 6, "an integer in [4, 6]")
-        check("max_levels", isinstance(self.max_levels, int) and self.min_levels <= self.max_levels <= 6,
-              f"an integer in [{self.min_levels}, 6]")
-        check("spacing_atr", isinstance(self.spacing_atr, num) and 0.45 <= self.spacing_atr <= 0.55,
-              "a number in [0.45, 0.55]")
-        check("probation_hours", isinstance(self.probation_hours, int) and self.probation_hours >= 1, "an integer >= 1")
-        check("min_inside_fraction", isinstance(self.min_inside_fraction, num) and 0 <= self.min_inside_fraction <= 1,
-              "a number in [0, 1]")
-        check("quick_stop_atr", isinstance(self.quick_stop_atr, num) and self.quick_stop_atr >= 0, "a number >= 0")
-        check("quick_stop_vol_change", isinstance(self.quick_stop_vol_change, num)
-              and 0 <= self.quick_stop_vol_change <= 100, "a number in [0, 100]")
-        check("quick_stop_drawdown", isinstance(self.quick_stop_drawdown, num) and 0 < self.quick_stop_drawdown < 1,
-              "a number in (0, 1)")
-        check("max_normal_levels", isinstance(self.max_normal_levels, int) and 2 <= self.max_normal_levels <= 1000,
-              "an integer in [2, 1000]")
-
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> GridPolicy:
-        if not overrides:
-            return self
-        known = {f.name for f in fields(self)}
-        for key in overrides:
-            if key not in known:
-                raise InvalidParameterError(f"{key}: not a GridPolicy field (expected one of {', '.join(sorted(known))})")
-        return replace(self, **dict(overrides))
 
 
 class GridBuildError(InvalidParameterError):

@@ -29,7 +29,8 @@ from typing import Any
 
 from gridregime.errors import InvalidParameterError
 from gridregime.grid.config import GridConfig, GridMode, iso_utc
-from gridregime.grid.gates import GateState, Phase, readiness
+from gridregime.grid.gate_state import GateState, Phase
+from gridregime.grid.gates import readiness
 from gridregime.grid.inputs import (
     RANGE_OK,
     RANGE_WEAK,
@@ -39,11 +40,11 @@ from gridregime.grid.inputs import (
 )
 from gridregime.grid.probation import (
     GridBuildError,
-    GridPolicy,
     normal_grid,
     probation_grid,
     quick_stop_triggers,
 )
+from gridregime.grid.settings import GridPolicy
 
 
 class Action(str, Enum):

@@ -48,21 +48,11 @@ import orjson
 from gridregime._atomic import atomic_write_bytes
 from gridregime.errors import GridRegimeError, InvalidParameterError
 from gridregime.grid.config import GridConfig, GridMode, iso_utc
-from gridregime.grid.gates import (
-    GateConfig,
-    GateEvaluation,
-    GateState,
-    Phase,
-    evaluate,
-    initial_state,
-    readiness,
-    restart,
-    stop,
-)
+from gridregime.grid.gate_state import GateState, Phase, initial_state, restart, stop
+from gridregime.grid.gates import GateEvaluation, evaluate, readiness
 from gridregime.grid.inputs import MarketState, as_market_state
 from gridregime.grid.probation import (
     GridBuildError,
-    GridPolicy,
     ProbationStatus,
     decision_time,
     normal_grid,
@@ -70,6 +60,7 @@ from gridregime.grid.probation import (
     promoted,
 )
 from gridregime.grid.recommend import Action, Recommendation, recommend
+from gridregime.grid.settings import GateConfig, GridPolicy
 from gridregime.grid.store import GridHistoryStore
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR, to_utc_hour
@@ -231,6 +222,42 @@ def _same_version(stored: GridConfig, reason: str, config: GridConfig, created_a
 # ---------------------------------------------------------------------------------------------
 # the supervisor
 # ---------------------------------------------------------------------------------------------
+@dataclass
+class _Hour:
+    """One hour being supervised: its inputs, and what it changes before anything is stored.
+
+    ``events`` are dicts (kind, reason, details, and ``update``: the grid version to store, if any).
+    """
+
+    market: MarketState
+    pnl: float | None
+    ev: GateEvaluation
+    state: GateState
+    window: list[tuple[MarketState, float | None]] | None
+    last_restart: datetime | None
+    grid: GridConfig | None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    rec: Recommendation | None = None
+    status: ProbationStatus | None = None
+
+    @classmethod
+    def open(cls, sup: GridSupervisor, market: MarketState, pnl: float | None) -> _Hour:
+        """Evaluate the gates on the bar (every hour, whatever the grid does) and note the gates passed."""
+        ev = evaluate(sup._state, market, sup.gate_config)
+        hour = cls(market, pnl, ev, ev.state, None if sup._window is None else list(sup._window), sup._last_restart,
+                   sup.grid)
+        for report in ev.gates:
+            if report.passed_this_bar:
+                hour.events.append({"kind": "gate_passed", "reason": f"gate {report.gate} passed: {report.name}",
+                                    "details": {"gate": report.gate, "hours_stopped": ev.hours_stopped}})
+        return hour
+
+    def change(self, kind: str, reason: str, config: GridConfig, **details: Any) -> None:
+        """The grid becomes ``config`` (stored as a new version when the hour is committed)."""
+        self.grid = config
+        self.events.append({"kind": kind, "reason": reason, "details": details, "update": config})
+
+
 class GridSupervisor:
     """Drive one symbol's grid hour by hour: gates → recommendation → stop / restart / reposition / promotion.
 
@@ -265,6 +292,7 @@ class GridSupervisor:
             raise InvalidParameterError(f"gate_config: expected a GateConfig, got {type(self.gate_config).__name__}")
         if not isinstance(self.policy, GridPolicy):
             raise InvalidParameterError(f"policy: expected a GridPolicy, got {type(self.policy).__name__}")
+        self.policy = self.policy.for_symbol(self.symbol)
         if initial_grid is not None:
             if not isinstance(initial_grid, GridConfig):
                 raise InvalidParameterError(f"initial_grid: expected a GridConfig, got {type(initial_grid).__name__}")
@@ -382,94 +410,100 @@ class GridSupervisor:
             raise InvalidParameterError(f"symbol: supervisor is for {self.symbol}, result is for {market.symbol}")
         if pnl is not None and (isinstance(pnl, bool) or not isinstance(pnl, (int, float)) or not math.isfinite(pnl)):
             raise InvalidParameterError(f"pnl: expected a finite number or None, got {pnl!r}")
-        pnl = None if pnl is None else float(pnl)
-        hour, when = market.hour, decision_time(market)
-        ev = evaluate(self._state, market, self.gate_config)
-        state = ev.state
-        window = None if self._window is None else list(self._window)
-        last_restart = self._last_restart
-        grid = self.grid
-        events: list[dict[str, Any]] = []  # kind, reason, details, and the update to store (if any)
-        rec: Recommendation | None = None
-        status: ProbationStatus | None = None
-
-        for report in ev.gates:
-            if report.passed_this_bar:
-                events.append({"kind": "gate_passed", "reason": f"gate {report.gate} passed: {report.name}",
-                               "details": {"gate": report.gate, "hours_stopped": ev.hours_stopped}})
-
-        def change(kind: str, reason: str, config: GridConfig, **details: Any) -> None:
-            nonlocal grid
-            grid = config
-            events.append({"kind": kind, "reason": reason, "details": details, "update": config})
-
-        if grid is None and self.initial_grid is not None:
-            change("initial", "the configured grid", self.initial_grid, lower=self.initial_grid.lower,
-                   upper=self.initial_grid.upper, mode=self.initial_grid.mode.value)
-
-        if grid is None and self.start_enabled:
-            if market.verdict is not None and market.has_range:
-                try:
-                    first = normal_grid(market, self.policy, reason="initial grid")
-                except GridBuildError:
-                    first = None
-                if first is not None:
-                    change("initial", "enabled grid from the first discovered range", first, lower=first.lower,
-                           upper=first.upper, mode=first.mode.value)
+        hour = _Hour.open(self, market, None if pnl is None else float(pnl))
+        if hour.grid is None and self.initial_grid is not None:
+            g = self.initial_grid
+            hour.change("initial", "the configured grid", g, lower=g.lower, upper=g.upper, mode=g.mode.value)
+        if hour.grid is None and self.start_enabled:
+            self._first_grid(hour)
         else:
-            rec = recommend(market, grid, state, policy=self.policy, pnl=pnl)
-            if rec.action is Action.DISABLE_GRID:
-                assert grid is not None
-                since = None if last_restart is None else int((hour - last_restart) // HOUR)
-                mode = grid.mode.value
-                state = stop(state, hour, rec.reason)
-                window = None
-                change("stop", rec.reason, grid.with_changes(enabled=False), mode=mode,
-                       triggers=list(rec.quick_stop_triggers), hours_since_restart=since)
-            elif rec.action is Action.REPOSITION:
-                new = rec.proposed
-                assert new is not None
-                if new.mode is GridMode.PROBATION:
-                    window = []  # a new probationary grid: its probation starts again
-                change("reposition", rec.reason, new, lower=new.lower, upper=new.upper,
-                       mode=new.mode.value, price=market.price)
-            elif rec.action is Action.ENABLE_GRID:
-                new = rec.proposed
-                assert new is not None
-                if state.phase is Phase.READY:
-                    state = restart(state, hour)
-                    last_restart = hour
-                    window = []
-                    change("restart", rec.reason, new, hours_stopped=ev.hours_stopped,
-                           classifier_verdict=market.verdict, price=market.price, lower=new.lower,
-                           upper=new.upper, levels=new.levels, allocation=new.allocation, mode=new.mode.value)
-                else:
-                    change("enable", rec.reason, new, lower=new.lower, upper=new.upper,
-                           mode=new.mode.value)
-            elif grid is not None and grid.enabled and grid.mode is GridMode.PROBATION and window is not None:
-                window.append((market, pnl))
-                pnls = [p for _, p in window]
-                status = probation_status(grid, [m for m, _ in window], self.policy,
-                                          pnl=None if all(p is None for p in pnls) else pnls)
-                if status.promote:
-                    window = None
-                    change("promotion", status.reason, promoted(grid, self.policy),
-                           hours=status.hours, inside_fraction=status.inside_fraction)
+            hour.rec = recommend(market, hour.grid, hour.state, policy=self.policy, pnl=hour.pnl)
+            self._follow(hour)
+        events = self._commit(hour)
+        return SupervisorStep(
+            symbol=self.symbol, hour=market.hour, market=market, evaluation=hour.ev, recommendation=hour.rec,
+            events=events, state=hour.state, grid=self.grid, readiness=readiness(hour.state, self.gate_config),
+            probation=hour.status)
 
-        # Store the grid versions (recognising ones a crashed earlier attempt already appended) …
-        stored_events = []
+    def _first_grid(self, hour: _Hour) -> None:
+        """``start_enabled``: the first hour with a verdict and a range gets a normal grid."""
+        market = hour.market
+        if market.verdict is None or not market.has_range:
+            return
+        try:
+            first = normal_grid(market, self.policy, reason="initial grid")
+        except GridBuildError:
+            return
+        hour.change("initial", "enabled grid from the first discovered range", first, lower=first.lower,
+                    upper=first.upper, mode=first.mode.value)
+
+    def _follow(self, hour: _Hour) -> None:
+        """Apply the hour's recommendation: stop, reposition, restart or enable; else probation."""
+        rec, market, grid = hour.rec, hour.market, hour.grid
+        assert rec is not None
+        if rec.action is Action.DISABLE_GRID:
+            assert grid is not None
+            since = None if hour.last_restart is None else int((market.hour - hour.last_restart) // HOUR)
+            hour.state = stop(hour.state, market.hour, rec.reason)
+            hour.window = None
+            hour.change("stop", rec.reason, grid.with_changes(enabled=False), mode=grid.mode.value,
+                        triggers=list(rec.quick_stop_triggers), hours_since_restart=since)
+        elif rec.action is Action.REPOSITION:
+            new = rec.proposed
+            assert new is not None
+            if new.mode is GridMode.PROBATION:
+                hour.window = []  # a new probationary grid: its probation starts again
+            hour.change("reposition", rec.reason, new, lower=new.lower, upper=new.upper, mode=new.mode.value,
+                        price=market.price)
+        elif rec.action is Action.ENABLE_GRID:
+            new = rec.proposed
+            assert new is not None
+            if hour.state.phase is Phase.READY:
+                hour.state = restart(hour.state, market.hour)
+                hour.last_restart = market.hour
+                hour.window = []
+                hour.change("restart", rec.reason, new, hours_stopped=hour.ev.hours_stopped,
+                            classifier_verdict=market.verdict, price=market.price, lower=new.lower,
+                            upper=new.upper, levels=new.levels, allocation=new.allocation, mode=new.mode.value)
+            else:
+                hour.change("enable", rec.reason, new, lower=new.lower, upper=new.upper, mode=new.mode.value)
+        elif grid is not None and grid.enabled and grid.mode is GridMode.PROBATION and hour.window is not None:
+            self._probation_hour(hour, grid)
+
+    def _probation_hour(self, hour: _Hour, grid: GridConfig) -> None:
+        """A probationary grid ran this hour: add it to the window and promote when it qualifies."""
+        assert hour.window is not None
+        hour.window.append((hour.market, hour.pnl))
+        pnls = [p for _, p in hour.window]
+        hour.status = probation_status(grid, [m for m, _ in hour.window], self.policy,
+                                       pnl=None if all(p is None for p in pnls) else pnls)
+        if hour.status.promote:
+            hour.window = None
+            hour.change("promotion", hour.status.reason, promoted(grid, self.policy), hours=hour.status.hours,
+                        inside_fraction=hour.status.inside_fraction)
+
+    def _commit(self, hour: _Hour) -> tuple[SupervisorEvent, ...]:
+        """Store the hour's grid versions, then its state (atomically), and return its events.
+
+        Versions a crashed earlier attempt at the same hour already appended are recognised (they
+        must equal what this hour produces); the state is written last, so a crash in between is
+        repaired by retrying the hour.
+        """
+        at = iso_utc(hour.market.hour)
         pending = self._history[self._known_versions:]
-        updates = [e for e in events if "update" in e]
+        updates = [e for e in hour.events if "update" in e]
         if len(pending) > len(updates):
             raise SupervisorError(
                 f"{self.symbol}: the grid history has {len(pending)} version(s) after version "
-                f"{self._known_versions} that hour {iso_utc(hour)} does not produce; was an hour skipped?")
+                f"{self._known_versions} that hour {at} does not produce; was an hour skipped?")
         if updates and not self._state_file_exists and self.store_dir is not None:
             # First hour in this directory: record the state before appending, so that a crash right
             # after the append is recognised on retry (and not mistaken for an operator's grid).
             self._write()
+        when = decision_time(hour.market)
         history = self._history[:self._known_versions]
-        for e in events:
+        stored_events = []
+        for e in hour.events:
             version = None
             if "update" in e:
                 config = e["update"]
@@ -480,24 +514,19 @@ class GridSupervisor:
                     stored = pending[index]
                     if not _same_version(stored, reason, config, created):
                         raise SupervisorError(
-                            f"{self.symbol}: grid history version {stored.version} differs from what hour "
-                            f"{iso_utc(hour)} produces")
+                            f"{self.symbol}: grid history version {stored.version} differs from what hour {at} produces")
                 else:
                     stored = self._log.append(reason, config, created)
                 history.append(stored)
                 version = stored.version
-            stored_events.append(SupervisorEvent(e["kind"], hour, e["reason"], version, e["details"]))
-        # … then the state (atomically), so a crash in between is repaired by retrying the hour.
+            stored_events.append(SupervisorEvent(e["kind"], hour.market.hour, e["reason"], version, e["details"]))
         self._history = history
         self._known_versions = len(history)
-        self._state = state
-        self._window = window
-        self._last_restart = last_restart
+        self._state = hour.state
+        self._window = hour.window
+        self._last_restart = hour.last_restart
         self._save()
-        return SupervisorStep(
-            symbol=self.symbol, hour=hour, market=market, evaluation=ev, recommendation=rec,
-            events=tuple(stored_events), state=state, grid=self.grid,
-            readiness=readiness(state, self.gate_config), probation=status)
+        return tuple(stored_events)
 
     def run(self, results: Iterable[Any], *, pnl: Sequence[float | None] | None = None) -> list[SupervisorStep]:
         """Step through ``results`` in order (replay); ``pnl`` gives one value (or None) per result."""
