@@ -41,6 +41,9 @@ def test_forward_hold_move_and_volatility_by_hand():
     lr = np.diff(np.log(close))
     assert np.isnan(f["rv_ratio"][1])  # needs h past returns: t - h + 1 >= 1
     assert f["rv_ratio"][2] == pytest.approx(np.std(lr[2:4]) / np.std(lr[0:2]))
+    # the change of realised volatility is the size of its log ratio: halving and doubling are equal
+    assert f["rv_change"][2] == pytest.approx(abs(np.log(np.std(lr[2:4]) / np.std(lr[0:2]))))
+    assert np.array_equal(np.isnan(f["rv_change"]), np.isnan(f["rv_ratio"]))
     gap = present.copy()
     gap[3] = False
     g = M.forward_stats(high, low, close, gap, lower, upper, atr, horizon=h)

@@ -123,3 +123,35 @@ def test_start_check_holds_back_enable_and_restart(market, grid, how):
     # a running grid with price inside keeps running whatever the start check says
     running = GridConfig(SYMBOL, market.range_lower, market.range_upper, 5, 100.0)
     assert recommend(blocked, running, None).action.value == "KEEP"
+
+
+@given(market_states(), st.sampled_from(["RANGE_OK", "RANGE_WEAK", "TREND", "TRANSITION"]), st.floats(0.0, 3.0),
+       st.floats(0.0, 5.0), st.sampled_from(["above", "below", "inside"]))
+def test_breakout_stop_option(market, verdict, k, beyond, where):
+    """With ``stop_beyond_atr`` a normal grid stops only on TREND with the close more than that many
+    ATR beyond a bound; TRANSITION and a TREND inside (or just outside) the grid do not stop it."""
+    from gridregime.grid import GridPolicy
+
+    market = dataclasses.replace(market, verdict=verdict)
+    p, atr = market.price, market.atr
+    if where == "inside":
+        grid = GridConfig(SYMBOL, p - atr, p + atr, 5, 100.0)
+        dist = 0.0
+    elif where == "above":  # price above the grid by `beyond` ATR
+        grid = GridConfig(SYMBOL, p - (beyond + 2) * atr, p - beyond * atr, 5, 100.0)
+        dist = beyond
+    else:
+        grid = GridConfig(SYMBOL, p + beyond * atr, p + (beyond + 2) * atr, 5, 100.0)
+        dist = beyond
+    if grid.lower <= 0 or not market.has_range:  # (no range: a price outside the grid cannot be re-centred)
+        return
+    rec = recommend(market, grid, None, policy=GridPolicy(stop_beyond_atr=k))
+    margin = k * atr
+    outside_by = max(p - grid.upper, grid.lower - p, 0.0)
+    breakout = verdict == "TREND" and outside_by > margin
+    assert (rec.action.value == "DISABLE_GRID") == breakout, (rec.reason, dist, k)
+    if not breakout:
+        assert rec.action.value == ("KEEP" if grid.contains(p) else "REPOSITION")
+    # the default stops on both verdicts wherever the price is
+    default = recommend(market, grid, None)
+    assert (default.action.value == "DISABLE_GRID") == (verdict in ("TREND", "TRANSITION"))

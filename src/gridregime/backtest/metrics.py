@@ -66,14 +66,16 @@ def forward_stats(high: np.ndarray, low: np.ndarray, close: np.ndarray, present:
       ``[lower[t], upper[t]]``, 0.0 when not, NaN when not measurable (no range, or a missing hour);
     - ``abs_move_atr``: ``|close[t + horizon] - close[t]| / atr[t]``;
     - ``rv_ratio``: the standard deviation of the next ``horizon`` hourly log returns over that of
-      the last ``horizon`` (both need every bar present).
+      the last ``horizon`` (both need every bar present);
+    - ``rv_change``: ``|log rv_ratio|``, how much realised volatility changes, up or down (a ratio
+      of 0.5 and one of 2 are the same change).
     """
     n = close.size
     hold = np.full(n, np.nan)
     move = np.full(n, np.nan)
     rvr = np.full(n, np.nan)
     if n <= horizon:
-        return {"hold": hold, "abs_move_atr": move, "rv_ratio": rvr}
+        return {"hold": hold, "abs_move_atr": move, "rv_ratio": rvr, "rv_change": rvr.copy()}
     win = np.lib.stride_tricks.sliding_window_view
     m = n - horizon  # hours t = 0 .. m-1 have a full horizon after them: bars t+1 .. t+horizon
     ahead = win(present[1:], horizon).all(axis=1)  # [t]: the next horizon bars are present
@@ -94,7 +96,8 @@ def forward_stats(high: np.ndarray, low: np.ndarray, close: np.ndarray, present:
         sd_past, sd_next = sd[t - horizon], sd[t]
         good = ok[t] & past_ok & (sd_past > 0) & np.isfinite(sd_past) & np.isfinite(sd_next)
         rvr[t[good]] = sd_next[good] / sd_past[good]
-    return {"hold": hold, "abs_move_atr": move, "rv_ratio": rvr}
+        change = np.abs(np.log(rvr))  # NaN stays NaN; a ratio of 0 (flat next day) is an infinite change
+    return {"hold": hold, "abs_move_atr": move, "rv_ratio": rvr, "rv_change": change}
 
 
 def per_verdict(verdicts: Sequence[str | None], stats: Mapping[str, np.ndarray],

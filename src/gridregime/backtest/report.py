@@ -113,7 +113,7 @@ def render_markdown(result: BacktestResult) -> str:
         lines.append(f"| {d['a']} | {d['b']} | {unit} | {fmt(d['estimate'])} | "
                      f"{fmt(lo)} … {fmt(hi)} | {d['days']} |")
     lines += ["", "## Verdicts", "", "| verdict | hours | share | mean duration h | forward 24 h hold | "
-              "forward abs move (ATR) | forward RV ratio |", "|---|---|---|---|---|---|---|"]
+              "forward abs move (ATR) | forward RV ratio | forward RV change (abs log) |", "|---|---|---|---|---|---|---|---|"]
     fw = pooled["forward"]
     for v in VERDICTS + ("ALL", "GRID_START_OK"):
         hours = pooled["verdicts"]["counts"].get(v, fw[v]["hours"])
@@ -121,7 +121,7 @@ def render_markdown(result: BacktestResult) -> str:
         dur = pooled["verdicts"]["mean_duration_hours"].get(v)
         lines.append(f"| {v} | {hours} | {_pct(share, 1) if share is not None else '–'} | {_num(dur, 1)} | "
                      f"{_num(fw[v]['hold'], 3)} (n={fw[v]['hold_n']}) | {_num(fw[v]['abs_move_atr'])} | "
-                     f"{_num(fw[v]['rv_ratio'])} |")
+                     f"{_num(fw[v]['rv_ratio'])} | {_num(fw[v]['rv_change'])} |")
     lines += ["", "Transitions (row: from, column: to):", "", "| from \\ to | " + " | ".join(VERDICTS) + " |",
               "|---|" + "---|" * len(VERDICTS)]
     for a in VERDICTS:

@@ -612,6 +612,8 @@ def _differences(outcomes: list[RangeOutcome], settings: BacktestSettings) -> li
     ratio_diff("forward_move", "abs_move_atr", verdicts == "TREND", verdicts == "RANGE_OK", "TREND", "RANGE_OK")
     ratio_diff("forward_rv", "rv_ratio", verdicts == "TRANSITION", analysed & (verdicts != "TRANSITION"),
                "TRANSITION", "OTHER")
+    ratio_diff("forward_rv_change", "rv_change", verdicts == "TRANSITION", analysed & (verdicts != "TRANSITION"),
+               "TRANSITION", "OTHER")
     return out
 
 

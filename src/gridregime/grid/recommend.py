@@ -86,6 +86,10 @@ class Recommendation:
         }
 
 
+def _beyond(grid: GridConfig, price: float, margin: float) -> bool:
+    return price > grid.upper + margin or price < grid.lower - margin
+
+
 def recommend(
     result: Any,
     grid: GridConfig | None,
@@ -133,8 +137,12 @@ def recommend(
 
     if enabled:
         assert grid is not None
-        if verdict in (TREND, TRANSITION):
-            return make(Action.DISABLE_GRID, f"verdict {verdict}: stop the grid; restart gates begin")
+        if policy.stop_beyond_atr is None:
+            if verdict in (TREND, TRANSITION):
+                return make(Action.DISABLE_GRID, f"verdict {verdict}: stop the grid; restart gates begin")
+        elif verdict == TREND and _beyond(grid, market.price, policy.stop_beyond_atr * market.atr):
+            return make(Action.DISABLE_GRID, f"breakout: verdict TREND and price {policy.stop_beyond_atr:g} ATR beyond "
+                                             f"the grid; restart gates begin")
         triggers = quick_stop_triggers(grid, market, policy, pnl=pnl) if grid.mode is GridMode.PROBATION else ()
         if triggers:
             return make(Action.DISABLE_GRID, f"probation quick stop: {', '.join(triggers)}", triggers=triggers)
