@@ -1,5 +1,6 @@
-"""The engine validation tool: its forward range-hold helper, and the synthetic recall targets
-(slow) on the tuning seeds 1-5 and on the hold-out seeds 6-10."""
+"""The engine validation tool: its forward range-hold helper, and the synthetic sanity check of
+the costly confusions (slow; 5 seeds x 60 days). Synthetic recall is no longer a target: real
+markets judge the verdicts (docs/validation.md)."""
 from __future__ import annotations
 
 import sys
@@ -42,10 +43,17 @@ def test_held_needs_every_forward_close_inside_the_chosen_range():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seeds", [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]], ids=["tuning", "holdout"])
-def test_synthetic_recall_targets(seeds):
+def test_synthetic_costly_confusions():
+    """Target e: trend hours called RANGE_OK <= 3 %, range hours called TREND <= 10 %, transition
+    hours called RANGE_OK <= 5 % (seeds 1-5, 60 days each, 12 settling hours after each switch)."""
     from gridregime.analysis import RegimeEngine
 
-    report = _tool().synthetic_part(RegimeEngine(), seeds, 60, 12, "ETH-USDT")
-    for label, recall in report["recall"].items():
-        assert recall >= 0.85, (label, recall, report["confusion"])
+    report = _tool().synthetic_part(RegimeEngine(), [1, 2, 3, 4, 5], 60, 12, "ETH-USDT")
+    c = report["confusion"]
+
+    def share(label, verdict):
+        return c[label].get(verdict, 0) / sum(c[label].values())
+
+    assert share("trend", "RANGE_OK") <= 0.03, c
+    assert share("range", "TREND") <= 0.10, c
+    assert share("transition", "RANGE_OK") <= 0.05, c
