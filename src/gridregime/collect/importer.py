@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from gridregime.bars import aggregate_hourly, slice_time, ts_ms
-from gridregime.collect.sources.base import DataSource, SourceDataError
+from gridregime.collect.sources.common import DataSource, SourceDataError
 from gridregime.errors import InvalidParameterError
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR, HOUR_MS, MINUTE_MS, from_ms, iso_z, to_ms, to_utc_hour
