@@ -26,11 +26,12 @@ import pyarrow as pa
 
 from gridregime.analysis.engine import RegimeEngine
 from gridregime.analysis.result import RegimeResult
+from gridregime.bars import empty_bars, merge_bars
 from gridregime.config import RegimeConfig
 from gridregime.errors import InvalidParameterError
 from gridregime.grid.settings import SupervisorSettings
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import HOUR, HOUR_MS, iso_z, to_ms, to_utc_hour
+from gridregime.timeutil import HOUR, hour_bounds, iso_z, to_utc_hour
 
 EXECUTORS = ("serial", "process", "dask")
 
@@ -187,13 +188,11 @@ class BatchResult:
     def bars(self, symbol: str) -> tuple[pa.Table, pa.Table]:
         """The hourly and 1m bars the run loaded for ``symbol`` (``keep_bars=True``): the chunks'
         1m bars in order, their hourly bars merged; empty tables when none were loaded."""
-        from gridregime.bars import empty_bars
-
         parts = self.loaded.get(symbol, [])
         if not parts:
             return empty_bars(), empty_bars()
         minute = pa.concat_tables([m for _, m in parts])
-        hourly = parts[0][0] if len(parts) == 1 else _merge_bars([h for h, _ in parts])
+        hourly = parts[0][0] if len(parts) == 1 else merge_bars([h for h, _ in parts])
         return hourly, minute
 
     def grid_table(self) -> pa.Table:
@@ -239,78 +238,6 @@ class _TaskOutput:
     bars: tuple[str, pa.Table, pa.Table] | None = None  # (symbol, hourly, minute) with keep_bars
 
 
-def _early_history(reader: Any, symbol: str, hours: list[datetime], history: int) -> pa.Table | None:
-    """The hourly bars of the 1h files of ``hours`` (spaced ``history`` hours apart), merged.
-
-    None when a file is missing or invalid, or when a file after the first does not reach back
-    the full ``history`` hours (a store written with shorter histories): the bars would then
-    not join up, and the caller loads the whole span instead.
-    """
-    from gridregime.bars import ts_ms
-    from gridregime.snapshot import SnapshotError, market_path
-    from gridregime.snapshot.validate import read_market_file
-
-    tables = []
-    for k, hour in enumerate(hours):
-        try:
-            mf = read_market_file(market_path(reader.root, symbol, "1h", hour), symbol=symbol,
-                                  timeframe="1h", hour=hour)
-        except SnapshotError:
-            return None
-        bars = mf.bars()
-        if k and (bars.num_rows == 0 or int(ts_ms(bars)[0]) > to_ms(hour) - (history - 1) * HOUR_MS):
-            return None
-        tables.append(bars)
-    return pa.concat_tables(tables) if tables else None
-
-
-def _merge_bars(tables: list[pa.Table]) -> pa.Table:
-    """Concatenate bars tables, sort by time and keep the first row of each time."""
-    import numpy as np
-
-    from gridregime.bars import ts_ms
-
-    table = pa.concat_tables(tables)
-    ts = ts_ms(table)
-    order = np.argsort(ts, kind="stable")
-    sorted_ts = ts[order]
-    first = np.r_[True, sorted_ts[1:] != sorted_ts[:-1]] if sorted_ts.size else np.zeros(0, dtype=bool)
-    return table.take(pa.array(order[first]))
-
-
-def _load_task(reader: Any, task: _Task, history: int):
-    """Load a chunk with the hourly series every chunk of the run shares.
-
-    Features at a bar depend (in the last bits, through recursive smoothers) on where the
-    series starts. So every chunk's series starts where the series of the whole run would:
-    at ``run_start - (history - 1)`` hours. A later chunk's own 1h files do not reach that
-    far back; the 1h files of hours ``run_start, run_start + history, ...`` (before the
-    chunk) bring the missing bars. When they cannot (a file unreadable, or histories shorter
-    than ``history``), the chunk takes its history from a load of the whole span from
-    ``run_start`` instead: slower, same result.
-    Returns ``(hourly, minute, hours, problems)`` restricted to the chunk's hours.
-    """
-    from gridregime.bars import slice_time, ts_ms
-
-    origin = to_ms(task.run_start) - (history - 1) * HOUR_MS
-    loaded = reader.load_range(task.symbol, task.start, task.end, history_hours=history)
-    hourly = loaded.hourly
-    if task.start > task.run_start:
-        steps = int((task.start - task.run_start) / HOUR)
-        early = None
-        own_reach = to_ms(task.start) - (history - 1) * HOUR_MS
-        if hourly.num_rows and int(ts_ms(hourly)[0]) <= own_reach:
-            early = _early_history(reader, task.symbol,
-                                   [task.run_start + j * HOUR for j in range(0, steps, history)], history)
-        if early is None:
-            hourly = reader.load_range(task.symbol, task.run_start, task.end, history_hours=history).hourly
-        elif early.num_rows:
-            hourly = _merge_bars([hourly, early])
-    if hourly.num_rows and int(ts_ms(hourly)[0]) < origin:
-        hourly = slice_time(hourly, origin, None)
-    return hourly, loaded.minute, loaded.hours, loaded.problems
-
-
 def _run_task(task: _Task) -> _TaskOutput:
     """Load the chunk once, analyse every loaded hour in one pass (top-level: spawn-safe)."""
     from gridregime.snapshot import SnapshotReader, SnapshotStorage
@@ -321,7 +248,11 @@ def _run_task(task: _Task) -> _TaskOutput:
     n_hours = int((task.end - task.start) / HOUR) + 1
     try:
         history = task.config.for_symbol(task.symbol).history_hours
-        hourly, minute, hours, problems = _load_task(reader, task, history)
+        # every chunk's series starts where the whole run's does: features depend (in their
+        # last bits, through recursive smoothers) on where the series starts
+        loaded = reader.load_range(task.symbol, task.start, task.end, history_hours=history,
+                                   series_start=task.run_start)
+        hourly, minute, hours, problems = loaded.hourly, loaded.minute, loaded.hours, loaded.problems
     except Exception as exc:  # a broken chunk must not stop the run
         failures.append(HourFailure(task.symbol, task.start, "error", f"{type(exc).__name__}: {exc}"))
         return _TaskOutput([], failures, [], n_hours)
@@ -447,9 +378,7 @@ class RegimeAnalysisService:
         symbols = [validate_symbol(s, name="symbols") for s in symbols]
         if not symbols:
             raise InvalidParameterError("symbols: expected at least one symbol")
-        start, end = to_utc_hour(start, name="start"), to_utc_hour(end, name="end")
-        if end < start:
-            raise InvalidParameterError(f"end: expected >= start ({iso_z(start)}), got {iso_z(end)}")
+        start, end = hour_bounds(start, end)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidParameterError(f"workers: expected an integer >= 1, got {workers!r}")
         executor = executor or ("serial" if workers == 1 else "process")

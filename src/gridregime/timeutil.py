@@ -67,6 +67,14 @@ def iso_z(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def hour_bounds(start: object, end: object) -> tuple[datetime, datetime]:
+    """``start`` and ``end`` as UTC hours with ``end >= start``; errors name the parameter."""
+    start, end = to_utc_hour(start, name="start"), to_utc_hour(end, name="end")
+    if end < start:
+        raise InvalidParameterError(f"end: expected >= start ({iso_z(start)}), got {iso_z(end)}")
+    return start, end
+
+
 def hour_range(start: datetime, end: datetime):
     """Hours ``start, start+1h, ..., end`` (both inclusive)."""
     h = start

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from gridregime.errors import InvalidParameterError
-    from gridregime.snapshot.cache import compact_store
+    from gridregime.snapshot.compact import compact_store
 
     if not Path(args.root).is_dir():
         raise InvalidParameterError(f"DIR: expected a snapshot store directory, got {args.root!r}")
