@@ -67,6 +67,33 @@ RESULT_TABLE_SCHEMA = pa.schema(
 
 
 @dataclass(frozen=True)
+class ExecutionOptions:
+    """How a batch run executes: never what it computes (every choice gives the same results).
+
+    Parameters
+    ----------
+    workers : int, default 1
+        Processes (``executor="process"``). Work is split over symbols and, when there are
+        fewer symbols than workers, over time chunks; each chunk reads its own warm-up
+        history from the snapshot files, so chunked results equal the serial run.
+    executor : {"serial", "process", "dask"}, optional
+        Default: "serial" for one worker, "process" otherwise.
+    chunk_hours : int, optional
+        Hours per task (default: split evenly so every worker has work).
+    progress : bool, default False
+        A progress bar on stderr.
+    dask_client : distributed.Client, optional
+        With ``executor="dask"``; default: a local cluster with ``workers`` processes.
+    """
+
+    workers: int = 1
+    executor: str | None = None
+    chunk_hours: int | None = None
+    progress: bool = False
+    dask_client: Any = None
+
+
+@dataclass(frozen=True)
 class HourFailure:
     """An hour that produced no result: ``kind`` is "missing", "invalid" or "error"."""
 
@@ -321,14 +348,10 @@ class RegimeAnalysisService:
         start: Any,
         end: Any,
         *,
-        workers: int = 1,
-        executor: str | None = None,
-        chunk_hours: int | None = None,
+        execution: ExecutionOptions | None = None,
         write_analysis: bool = False,
         keep_results: bool = True,
         keep_bars: bool = False,
-        progress: bool = False,
-        dask_client: Any = None,
         supervise: bool | SupervisorSettings = False,
         grid_dir: str | os.PathLike | None = None,
     ) -> BatchResult:
@@ -339,14 +362,9 @@ class RegimeAnalysisService:
         symbols : sequence of str
         start, end : hour-like
             First and last hour, inclusive.
-        workers : int, default 1
-            Processes (``executor="process"``). Work is split over symbols and, when there are
-            fewer symbols than workers, over time chunks; each chunk reads its own warm-up
-            history from the snapshot files, so chunked results equal the serial run.
-        executor : {"serial", "process", "dask"}, optional
-            Default: "serial" for one worker, "process" otherwise.
-        chunk_hours : int, optional
-            Hours per task (default: split evenly so every worker has work).
+        execution : ExecutionOptions, optional
+            Workers, executor, chunk size, progress bar, Dask client (default: serial, one
+            chunk per symbol, no progress bar).
         write_analysis : bool
             Also write each hour's ``_regime.json`` next to its snapshot.
         keep_bars : bool
@@ -355,10 +373,6 @@ class RegimeAnalysisService:
         keep_results : bool
             Return the full ``RegimeResult`` objects (False keeps only the table rows: less
             memory and less inter-process traffic for month-long runs).
-        progress : bool
-            A progress bar on stderr.
-        dask_client : distributed.Client, optional
-            With ``executor="dask"``; default: a local cluster with ``workers`` processes.
         supervise : bool or SupervisorSettings
             Also drive recommendations and the restart gates hour by hour
             (:class:`gridregime.grid.GridSupervisor`; a symbol starts with no grid and its first
@@ -375,13 +389,15 @@ class RegimeAnalysisService:
             Results and rows in (symbol, hour) order, failures with reasons, wall time.
         """
         t0 = time.perf_counter()
+        run = execution if execution is not None else ExecutionOptions()
+        workers = run.workers
         symbols = [validate_symbol(s, name="symbols") for s in symbols]
         if not symbols:
             raise InvalidParameterError("symbols: expected at least one symbol")
         start, end = hour_bounds(start, end)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidParameterError(f"workers: expected an integer >= 1, got {workers!r}")
-        executor = executor or ("serial" if workers == 1 else "process")
+        executor = run.executor or ("serial" if workers == 1 else "process")
         if executor not in EXECUTORS:
             raise InvalidParameterError(f"executor: expected one of {EXECUTORS}, got {executor!r}")
         # plan only what the store can hold: a range reaching far beyond it costs nothing
@@ -389,11 +405,11 @@ class RegimeAnalysisService:
         planned = None if span is None else (max(start, span[0]), min(end, span[1]))
         if planned is not None and planned[0] > planned[1]:
             planned = None
-        tasks = [] if planned is None else self._plan(symbols, planned[0], planned[1], workers, chunk_hours,
+        tasks = [] if planned is None else self._plan(symbols, planned[0], planned[1], workers, run.chunk_hours,
                                                       write_analysis, keep_results)
         if supervise or keep_bars:
             tasks = [dataclasses.replace(t, supervise=bool(supervise), keep_bars=keep_bars) for t in tasks]
-        outputs = _execute(tasks, executor, workers, progress, dask_client)
+        outputs = _execute(tasks, executor, workers, run.progress, run.dask_client)
         batch = BatchResult(tasks=len(tasks), planned=planned)
         for out in outputs:  # tasks were planned in (symbol, time) order
             batch.extend(out)

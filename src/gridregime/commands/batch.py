@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gridregime.commands._config import load_config_option as load_config
     from gridregime.errors import InvalidParameterError
-    from gridregime.service import RegimeAnalysisService
+    from gridregime.service import ExecutionOptions, RegimeAnalysisService
     from gridregime.timeutil import iso_z, to_utc_hour
 
     options.check_store_root(args.root)
@@ -69,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
     service = RegimeAnalysisService(args.root, load_config(args.config))
     with options.named_as_options(_OPTIONS):
         batch = service.analyze_many(
-            symbols, args.start, args.end, workers=args.workers, executor=args.executor,
-            write_analysis=args.write_analysis, keep_results=False, progress=not args.quiet,
-            supervise=bool(args.grid_out), grid_dir=args.grid_dir,
+            symbols, args.start, args.end,
+            execution=ExecutionOptions(workers=args.workers, executor=args.executor, progress=not args.quiet),
+            write_analysis=args.write_analysis, keep_results=False, supervise=bool(args.grid_out),
+            grid_dir=args.grid_dir,
         )
     if batch.planned is None:
         print(f"gridregime batch: note: the store at {args.root} holds no hour between --start and --end",
