@@ -179,7 +179,7 @@ def main(argv=None) -> int:
 
 
 def run(args, store: Path, hours, many_start) -> int:
-    from gridregime.service import RegimeAnalysisService
+    from gridregime.service import ExecutionOptions, RegimeAnalysisService
     from gridregime.snapshot import SnapshotReader
 
     rows = []
@@ -228,7 +228,8 @@ def run(args, store: Path, hours, many_start) -> int:
     k0 = cpu_children()
     with RssSampler() as sampler:
         t0 = time.perf_counter()
-        res = many.analyze_many(symbols, many_start, end, workers=args.workers, keep_results=False)
+        res = many.analyze_many(symbols, many_start, end, execution=ExecutionOptions(workers=args.workers),
+                                keep_results=False)
         t_many = time.perf_counter() - t0
     cpu_many = cpu_children() - k0
     assert res.analysed + res.insufficient == len(symbols) * MONTH and not res.failures, res.summary()

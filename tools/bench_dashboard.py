@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from gridregime.dashboard import build_dashboard
-    from gridregime.service import RegimeAnalysisService
+    from gridregime.service import ExecutionOptions, RegimeAnalysisService
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-dashboard-")
     store = Path(args.store) if args.store else Path(tmp.name) / "store"
@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"store: {store} ({args.symbols} symbols x {MONTH} h)")
 
     t0 = time.perf_counter()
-    batch = RegimeAnalysisService(store).analyze_many(symbols, START, end, workers=args.workers,
+    batch = RegimeAnalysisService(store).analyze_many(symbols, START, end,
+                                                      execution=ExecutionOptions(workers=args.workers),
                                                       keep_results=False, supervise=True)
     results = batch.write_parquet(out / "results.parquet")
     grid = batch.write_grid_parquet(out / "grid.parquet")

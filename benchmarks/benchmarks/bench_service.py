@@ -83,6 +83,9 @@ class ServiceMany:
         self.end = START + timedelta(hours=MANY_HOURS - 1)
 
     def time_analyze_many(self, root, executor_workers):
+        from gridregime.service import ExecutionOptions
+
         executor, workers = executor_workers.split("-")
-        self.service.analyze_many(list(MANY), START, self.end, executor=executor, workers=int(workers),
+        self.service.analyze_many(list(MANY), START, self.end,
+                                  execution=ExecutionOptions(executor=executor, workers=int(workers)),
                                   keep_results=False)

@@ -23,6 +23,7 @@ _PUBLIC = {
     "SnapshotStorage": "gridregime.snapshot",
     "RegimeAnalysisService": "gridregime.service",
     "BatchResult": "gridregime.service",
+    "ExecutionOptions": "gridregime.service",
     "RegimeEngine": "gridregime.analysis",
     "RegimeResult": "gridregime.analysis",
     "Verdict": "gridregime.analysis",

@@ -8,6 +8,8 @@ Columns: ``ts`` (bar open time, ``timestamp[ms, UTC]``), ``open``, ``high``, ``l
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -20,6 +22,20 @@ TS_TYPE = pa.timestamp("ms", tz="UTC")
 BARS_SCHEMA = pa.schema(
     [("ts", TS_TYPE)] + [(c, pa.float64()) for c in BAR_COLUMNS[1:]]
 )
+
+
+@dataclass(frozen=True, eq=False)
+class OhlcvColumns:
+    """The six bar columns as NumPy arrays, one value per bar: ``ts`` int64 epoch ms, then
+    open, high, low, close and volume (whatever dtype the holder documents: the snapshot
+    reader keeps prices as scaled int64, the engine as float64)."""
+
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
 
 
 def _from_numpy(arr: np.ndarray, type_: pa.DataType) -> pa.Array:
@@ -134,6 +150,40 @@ def aggregate_hourly(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
         np.add.reduceat(cols["volume"], starts),
     )
     return hourly, (ends - starts + 1).astype(np.int64)
+
+
+def time_order(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How to merge bars from several sources by time: the one de-duplication rule.
+
+    Returns ``(order, repeats, kept)``. ``ts[order]`` is sorted, equal times keeping their
+    input order (so the source listed first wins); ``repeats`` holds the positions, in that
+    order, of the rows whose time equals the row before; ``kept[j]`` is the position of the
+    first row of the run ``repeats[j]`` belongs to (the row a merge keeps). Callers decide
+    what a repeat that disagrees with its kept row means. O(n log n).
+    """
+    order = np.argsort(ts, kind="stable")
+    ordered = ts[order]
+    repeats = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
+    firsts = np.ones(ordered.size, dtype=bool)
+    firsts[repeats] = False
+    first_at = np.flatnonzero(firsts)
+    kept = first_at[np.searchsorted(first_at, repeats, side="right") - 1]
+    return order, repeats, kept
+
+
+def first_of_each_time(order: np.ndarray, repeats: np.ndarray) -> np.ndarray:
+    """The rows a merge keeps, from :func:`time_order`'s ``order`` and ``repeats``."""
+    keep = np.ones(order.size, dtype=bool)
+    keep[repeats] = False
+    return order[keep]
+
+
+def merge_bars(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate bars tables, sort by time and keep the first row of each time (no check that
+    repeated rows agree: the caller has checked that, or the first table is the authority)."""
+    table = pa.concat_tables(tables)
+    order, repeats, _ = time_order(ts_ms(table))
+    return table.take(pa.array(first_of_each_time(order, repeats)))
 
 
 def slice_time(table: pa.Table, start_ms: int | None = None, end_ms: int | None = None) -> pa.Table:

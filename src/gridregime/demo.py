@@ -131,7 +131,7 @@ def forward_hold_rates(table: pa.Table, horizon: int = HOLD_HORIZON_HOURS) -> di
 def run_demo(out: str | Path = "gridregime-demo", *, symbols: Sequence[str] = DEFAULT_SYMBOLS,
              days: int = DEFAULT_DAYS, workers: int = 2, progress: bool = False) -> DemoReport:
     """Build snapshots for ``symbols`` and re-analyse them; see the module docstring."""
-    from gridregime.service import RegimeAnalysisService
+    from gridregime.service import ExecutionOptions, RegimeAnalysisService
 
     symbols = [validate_symbol(s, name="symbols") for s in symbols]
     if not symbols:
@@ -168,8 +168,8 @@ def run_demo(out: str | Path = "gridregime-demo", *, symbols: Sequence[str] = DE
         import shutil
 
         shutil.rmtree(grid_state)
-    batch = service.analyze_many(symbols, start, end, workers=workers, write_analysis=True,
-                                 keep_results=False, progress=progress, supervise=True, grid_dir=grid_state)
+    batch = service.analyze_many(symbols, start, end, execution=ExecutionOptions(workers=workers, progress=progress),
+                                 write_analysis=True, keep_results=False, supervise=True, grid_dir=grid_state)
     seconds["analysis"] = time.perf_counter() - t1
     # Hours outside a symbol's imported span were never written: not failures of the run.
     # and hours the import skipped for missing minutes are reported once, with the import.

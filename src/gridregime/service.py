@@ -26,11 +26,12 @@ import pyarrow as pa
 
 from gridregime.analysis.engine import RegimeEngine
 from gridregime.analysis.result import RegimeResult
+from gridregime.bars import empty_bars, merge_bars
 from gridregime.config import RegimeConfig
 from gridregime.errors import InvalidParameterError
 from gridregime.grid.settings import SupervisorSettings
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import HOUR, HOUR_MS, iso_z, to_ms, to_utc_hour
+from gridregime.timeutil import HOUR, hour_bounds, iso_z, to_utc_hour
 
 EXECUTORS = ("serial", "process", "dask")
 
@@ -63,6 +64,33 @@ RESULT_TABLE_SCHEMA = pa.schema(
         ("config_hash", pa.string()),
     ]
 )
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """How a batch run executes: never what it computes (every choice gives the same results).
+
+    Parameters
+    ----------
+    workers : int, default 1
+        Processes (``executor="process"``). Work is split over symbols and, when there are
+        fewer symbols than workers, over time chunks; each chunk reads its own warm-up
+        history from the snapshot files, so chunked results equal the serial run.
+    executor : {"serial", "process", "dask"}, optional
+        Default: "serial" for one worker, "process" otherwise.
+    chunk_hours : int, optional
+        Hours per task (default: split evenly so every worker has work).
+    progress : bool, default False
+        A progress bar on stderr.
+    dask_client : distributed.Client, optional
+        With ``executor="dask"``; default: a local cluster with ``workers`` processes.
+    """
+
+    workers: int = 1
+    executor: str | None = None
+    chunk_hours: int | None = None
+    progress: bool = False
+    dask_client: Any = None
 
 
 @dataclass(frozen=True)
@@ -187,13 +215,11 @@ class BatchResult:
     def bars(self, symbol: str) -> tuple[pa.Table, pa.Table]:
         """The hourly and 1m bars the run loaded for ``symbol`` (``keep_bars=True``): the chunks'
         1m bars in order, their hourly bars merged; empty tables when none were loaded."""
-        from gridregime.bars import empty_bars
-
         parts = self.loaded.get(symbol, [])
         if not parts:
             return empty_bars(), empty_bars()
         minute = pa.concat_tables([m for _, m in parts])
-        hourly = parts[0][0] if len(parts) == 1 else _merge_bars([h for h, _ in parts])
+        hourly = parts[0][0] if len(parts) == 1 else merge_bars([h for h, _ in parts])
         return hourly, minute
 
     def grid_table(self) -> pa.Table:
@@ -239,78 +265,6 @@ class _TaskOutput:
     bars: tuple[str, pa.Table, pa.Table] | None = None  # (symbol, hourly, minute) with keep_bars
 
 
-def _early_history(reader: Any, symbol: str, hours: list[datetime], history: int) -> pa.Table | None:
-    """The hourly bars of the 1h files of ``hours`` (spaced ``history`` hours apart), merged.
-
-    None when a file is missing or invalid, or when a file after the first does not reach back
-    the full ``history`` hours (a store written with shorter histories): the bars would then
-    not join up, and the caller loads the whole span instead.
-    """
-    from gridregime.bars import ts_ms
-    from gridregime.snapshot import SnapshotError, market_path
-    from gridregime.snapshot.validate import read_market_file
-
-    tables = []
-    for k, hour in enumerate(hours):
-        try:
-            mf = read_market_file(market_path(reader.root, symbol, "1h", hour), symbol=symbol,
-                                  timeframe="1h", hour=hour)
-        except SnapshotError:
-            return None
-        bars = mf.bars()
-        if k and (bars.num_rows == 0 or int(ts_ms(bars)[0]) > to_ms(hour) - (history - 1) * HOUR_MS):
-            return None
-        tables.append(bars)
-    return pa.concat_tables(tables) if tables else None
-
-
-def _merge_bars(tables: list[pa.Table]) -> pa.Table:
-    """Concatenate bars tables, sort by time and keep the first row of each time."""
-    import numpy as np
-
-    from gridregime.bars import ts_ms
-
-    table = pa.concat_tables(tables)
-    ts = ts_ms(table)
-    order = np.argsort(ts, kind="stable")
-    sorted_ts = ts[order]
-    first = np.r_[True, sorted_ts[1:] != sorted_ts[:-1]] if sorted_ts.size else np.zeros(0, dtype=bool)
-    return table.take(pa.array(order[first]))
-
-
-def _load_task(reader: Any, task: _Task, history: int):
-    """Load a chunk with the hourly series every chunk of the run shares.
-
-    Features at a bar depend (in the last bits, through recursive smoothers) on where the
-    series starts. So every chunk's series starts where the series of the whole run would:
-    at ``run_start - (history - 1)`` hours. A later chunk's own 1h files do not reach that
-    far back; the 1h files of hours ``run_start, run_start + history, ...`` (before the
-    chunk) bring the missing bars. When they cannot (a file unreadable, or histories shorter
-    than ``history``), the chunk takes its history from a load of the whole span from
-    ``run_start`` instead: slower, same result.
-    Returns ``(hourly, minute, hours, problems)`` restricted to the chunk's hours.
-    """
-    from gridregime.bars import slice_time, ts_ms
-
-    origin = to_ms(task.run_start) - (history - 1) * HOUR_MS
-    loaded = reader.load_range(task.symbol, task.start, task.end, history_hours=history)
-    hourly = loaded.hourly
-    if task.start > task.run_start:
-        steps = int((task.start - task.run_start) / HOUR)
-        early = None
-        own_reach = to_ms(task.start) - (history - 1) * HOUR_MS
-        if hourly.num_rows and int(ts_ms(hourly)[0]) <= own_reach:
-            early = _early_history(reader, task.symbol,
-                                   [task.run_start + j * HOUR for j in range(0, steps, history)], history)
-        if early is None:
-            hourly = reader.load_range(task.symbol, task.run_start, task.end, history_hours=history).hourly
-        elif early.num_rows:
-            hourly = _merge_bars([hourly, early])
-    if hourly.num_rows and int(ts_ms(hourly)[0]) < origin:
-        hourly = slice_time(hourly, origin, None)
-    return hourly, loaded.minute, loaded.hours, loaded.problems
-
-
 def _run_task(task: _Task) -> _TaskOutput:
     """Load the chunk once, analyse every loaded hour in one pass (top-level: spawn-safe)."""
     from gridregime.snapshot import SnapshotReader, SnapshotStorage
@@ -321,7 +275,11 @@ def _run_task(task: _Task) -> _TaskOutput:
     n_hours = int((task.end - task.start) / HOUR) + 1
     try:
         history = task.config.for_symbol(task.symbol).history_hours
-        hourly, minute, hours, problems = _load_task(reader, task, history)
+        # every chunk's series starts where the whole run's does: features depend (in their
+        # last bits, through recursive smoothers) on where the series starts
+        loaded = reader.load_range(task.symbol, task.start, task.end, history_hours=history,
+                                   series_start=task.run_start)
+        hourly, minute, hours, problems = loaded.hourly, loaded.minute, loaded.hours, loaded.problems
     except Exception as exc:  # a broken chunk must not stop the run
         failures.append(HourFailure(task.symbol, task.start, "error", f"{type(exc).__name__}: {exc}"))
         return _TaskOutput([], failures, [], n_hours)
@@ -390,14 +348,10 @@ class RegimeAnalysisService:
         start: Any,
         end: Any,
         *,
-        workers: int = 1,
-        executor: str | None = None,
-        chunk_hours: int | None = None,
+        execution: ExecutionOptions | None = None,
         write_analysis: bool = False,
         keep_results: bool = True,
         keep_bars: bool = False,
-        progress: bool = False,
-        dask_client: Any = None,
         supervise: bool | SupervisorSettings = False,
         grid_dir: str | os.PathLike | None = None,
     ) -> BatchResult:
@@ -408,14 +362,9 @@ class RegimeAnalysisService:
         symbols : sequence of str
         start, end : hour-like
             First and last hour, inclusive.
-        workers : int, default 1
-            Processes (``executor="process"``). Work is split over symbols and, when there are
-            fewer symbols than workers, over time chunks; each chunk reads its own warm-up
-            history from the snapshot files, so chunked results equal the serial run.
-        executor : {"serial", "process", "dask"}, optional
-            Default: "serial" for one worker, "process" otherwise.
-        chunk_hours : int, optional
-            Hours per task (default: split evenly so every worker has work).
+        execution : ExecutionOptions, optional
+            Workers, executor, chunk size, progress bar, Dask client (default: serial, one
+            chunk per symbol, no progress bar).
         write_analysis : bool
             Also write each hour's ``_regime.json`` next to its snapshot.
         keep_bars : bool
@@ -424,10 +373,6 @@ class RegimeAnalysisService:
         keep_results : bool
             Return the full ``RegimeResult`` objects (False keeps only the table rows: less
             memory and less inter-process traffic for month-long runs).
-        progress : bool
-            A progress bar on stderr.
-        dask_client : distributed.Client, optional
-            With ``executor="dask"``; default: a local cluster with ``workers`` processes.
         supervise : bool or SupervisorSettings
             Also drive recommendations and the restart gates hour by hour
             (:class:`gridregime.grid.GridSupervisor`; a symbol starts with no grid and its first
@@ -444,15 +389,15 @@ class RegimeAnalysisService:
             Results and rows in (symbol, hour) order, failures with reasons, wall time.
         """
         t0 = time.perf_counter()
+        run = execution if execution is not None else ExecutionOptions()
+        workers = run.workers
         symbols = [validate_symbol(s, name="symbols") for s in symbols]
         if not symbols:
             raise InvalidParameterError("symbols: expected at least one symbol")
-        start, end = to_utc_hour(start, name="start"), to_utc_hour(end, name="end")
-        if end < start:
-            raise InvalidParameterError(f"end: expected >= start ({iso_z(start)}), got {iso_z(end)}")
+        start, end = hour_bounds(start, end)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidParameterError(f"workers: expected an integer >= 1, got {workers!r}")
-        executor = executor or ("serial" if workers == 1 else "process")
+        executor = run.executor or ("serial" if workers == 1 else "process")
         if executor not in EXECUTORS:
             raise InvalidParameterError(f"executor: expected one of {EXECUTORS}, got {executor!r}")
         # plan only what the store can hold: a range reaching far beyond it costs nothing
@@ -460,11 +405,11 @@ class RegimeAnalysisService:
         planned = None if span is None else (max(start, span[0]), min(end, span[1]))
         if planned is not None and planned[0] > planned[1]:
             planned = None
-        tasks = [] if planned is None else self._plan(symbols, planned[0], planned[1], workers, chunk_hours,
+        tasks = [] if planned is None else self._plan(symbols, planned[0], planned[1], workers, run.chunk_hours,
                                                       write_analysis, keep_results)
         if supervise or keep_bars:
             tasks = [dataclasses.replace(t, supervise=bool(supervise), keep_bars=keep_bars) for t in tasks]
-        outputs = _execute(tasks, executor, workers, progress, dask_client)
+        outputs = _execute(tasks, executor, workers, run.progress, run.dask_client)
         batch = BatchResult(tasks=len(tasks), planned=planned)
         for out in outputs:  # tasks were planned in (symbol, time) order
             batch.extend(out)

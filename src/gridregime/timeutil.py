@@ -62,9 +62,26 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def iso_z(dt: datetime) -> str:
-    """``2024-01-15T13:00:00Z`` form used in every file gridregime writes."""
+def iso_z(dt: datetime, *, microseconds: bool = False) -> str:
+    """The UTC time as ISO-8601 with a ``Z`` suffix: the one formatter of gridregime.
+
+    ``microseconds=False`` (snapshots, results, messages): whole seconds,
+    ``2024-01-15T13:00:00Z`` (``strftime``, so a year below 1000 is not zero-padded).
+    ``microseconds=True`` (grid histories, whose times must round-trip exactly):
+    ``datetime.isoformat`` with ``+00:00`` written ``Z``, i.e. ``2024-01-15T13:00:00.250000Z``
+    when there is a fraction of a second and ``2024-01-15T13:00:00Z`` when there is none.
+    """
+    if microseconds:
+        return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hour_bounds(start: object, end: object) -> tuple[datetime, datetime]:
+    """``start`` and ``end`` as UTC hours with ``end >= start``; errors name the parameter."""
+    start, end = to_utc_hour(start, name="start"), to_utc_hour(end, name="end")
+    if end < start:
+        raise InvalidParameterError(f"end: expected >= start ({iso_z(start)}), got {iso_z(end)}")
+    return start, end
 
 
 def hour_range(start: datetime, end: datetime):

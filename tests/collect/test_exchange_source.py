@@ -20,7 +20,7 @@ import yaml
 from gridregime.bars import bars_to_numpy
 from gridregime.collect import open_source
 from gridregime.collect.collector import MetricsCollector
-from gridregime.collect.sources.base import SourceDataError
+from gridregime.collect.sources.common import SourceDataError
 from gridregime.collect.sources.exchange import ExchangeSource, Gap, is_retryable
 from gridregime.errors import InvalidParameterError
 from gridregime.snapshot import SnapshotReader

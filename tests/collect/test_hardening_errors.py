@@ -151,8 +151,8 @@ def test_item8_gzipped_kline_csv_is_read(tmp_path, capsys):
 
 
 def test_item8_broken_gzip_kline_csv_is_one_line(tmp_path, capsys):
-    from gridregime.collect.sources.base import SourceDataError
     from gridregime.collect.sources.binance_csv import read_binance_klines
+    from gridregime.collect.sources.common import SourceDataError
 
     path = tmp_path / "BTCUSDT-1m-2024-06-01.csv"
     path.write_bytes(gzip.compress(b"1,2,3\n")[:12])
@@ -240,8 +240,8 @@ def test_item10_changed_scale_names_the_scale_and_the_flag(tmp_path, capsys):
 
 
 def test_item10_csv_nan_is_reported_as_not_finite(tmp_path):
-    from gridregime.collect.sources.base import SourceDataError
     from gridregime.collect.sources.binance_csv import read_binance_klines
+    from gridregime.collect.sources.common import SourceDataError
 
     rows = [f"{1_717_200_000_000 + 60_000 * i},100.0,100.5,99.5,{'nan' if i == 2 else '100.0'},1.0,"
             f"{1_717_200_059_999 + 60_000 * i},100.0,10,0.5,50.0,0" for i in range(5)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gridregime.service import HourFailure, RegimeAnalysisService
+from gridregime.service import ExecutionOptions, HourFailure, RegimeAnalysisService
 from gridregime.snapshot import market_path
 from tests.service.conftest import SYN_HOURS, SYN_START, SYN_SYMBOLS
 from tests.service.helpers import assert_same_analysis
@@ -26,8 +26,9 @@ def test_corrupt_and_missing_hours_are_reported_and_the_rest_analysed(synthetic_
     root = store_copy(synthetic_store)
     symbol = damage(root)
     service = RegimeAnalysisService(root)
-    for kwargs in ({}, {"chunk_hours": 8}):
-        batch = service.analyze_many(list(SYN_SYMBOLS), SYN_START, END, **kwargs)
+    for chunk_hours in (None, 8):
+        batch = service.analyze_many(list(SYN_SYMBOLS), SYN_START, END,
+                                     execution=ExecutionOptions(chunk_hours=chunk_hours))
         assert [(f.symbol, f.hour, f.kind) for f in batch.failures] == [
             (symbol, CORRUPT, "invalid"), (symbol, MISSING, "missing")]
         corrupt, missing = batch.failures

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from gridregime.analysis import RegimeResult
 from gridregime.config import RegimeConfig
-from gridregime.service import RegimeAnalysisService
+from gridregime.service import ExecutionOptions, RegimeAnalysisService
 from gridregime.snapshot import SnapshotReader, analysis_path
 from tests.service.conftest import (
     REAL_START,
@@ -73,7 +73,8 @@ def test_write_analysis_round_trips_to_the_same_result(synthetic_store, store_co
     root = store_copy(synthetic_store)
     symbol = SYN_SYMBOLS[1]
     end = SYN_START + timedelta(hours=5)
-    batch = RegimeAnalysisService(root).analyze_range(symbol, SYN_START, end, write_analysis=True, chunk_hours=4)
+    batch = RegimeAnalysisService(root).analyze_range(symbol, SYN_START, end, write_analysis=True,
+                                                        execution=ExecutionOptions(chunk_hours=4))
     reader = SnapshotReader(root)
     assert len(batch.results) == 6
     for res in batch.results:

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pyarrow as pa
 
 from gridregime.grid.supervisor import ROW_COLUMNS, GridSupervisor
-from gridregime.service import RegimeAnalysisService
+from gridregime.service import ExecutionOptions, RegimeAnalysisService
 from tests.service.conftest import REAL_START, SYN_HOURS, SYN_START, SYN_SYMBOLS, hours_between
 
 
@@ -19,8 +19,8 @@ def _per_hour_rows(service, symbol, hours):
 def test_supervised_batch_equals_stepping_one_hour_analyses(synthetic_store):
     service = RegimeAnalysisService(synthetic_store)
     end = SYN_START + timedelta(hours=SYN_HOURS - 1)
-    batch = service.analyze_many(list(SYN_SYMBOLS), SYN_START, end, chunk_hours=7, keep_results=False,
-                                 supervise=True)
+    batch = service.analyze_many(list(SYN_SYMBOLS), SYN_START, end, execution=ExecutionOptions(chunk_hours=7),
+                                 keep_results=False, supervise=True)
     expected = [row for sym in SYN_SYMBOLS
                 for row in _per_hour_rows(service, sym, hours_between(SYN_START, SYN_HOURS))]
     assert len(batch.grid_rows) == len(expected) == len(SYN_SYMBOLS) * SYN_HOURS
@@ -69,7 +69,7 @@ def test_keep_bars_returns_the_bars_the_run_loaded(real_store):
     whole = SnapshotReader(real_store).load_range("ETH-USDT", REAL_START, end, history_hours=1000)
     for chunk in (None, 10):
         batch = service.analyze_many(["ETH-USDT"], REAL_START, end, keep_results=False, keep_bars=True,
-                                     chunk_hours=chunk)
+                                     execution=ExecutionOptions(chunk_hours=chunk))
         hourly, minute = batch.bars("ETH-USDT")
         assert minute.equals(whole.minute)
         assert hourly.num_rows == whole.hourly.num_rows and hourly.equals(whole.hourly)

@@ -10,7 +10,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-import gridregime.snapshot.reader as reader_module
+import gridregime.snapshot.history as history_module
 from gridregime.bars import aggregate_hourly, bars_to_numpy, slice_time
 from gridregime.errors import InvalidParameterError
 from gridregime.snapshot import (
@@ -19,6 +19,7 @@ from gridregime.snapshot import (
     SnapshotValidationError,
     market_path,
 )
+from gridregime.snapshot.fileio import read_snapshot_bytes
 from gridregime.timeutil import HOUR_MS, to_ms
 from tests.snapshot.fixtures import ETH_1M, build_store, read_minutes, redigest
 
@@ -50,14 +51,14 @@ def copy_of(tmp_path):
 
 def _count_1h_reads(monkeypatch) -> list:
     seen = []
-    real = reader_module.read_market_file
+    real = history_module.read_market_file
 
     def counting(path, **kw):
         if kw.get("timeframe") == "1h":
             seen.append(path)
         return real(path, **kw)
 
-    monkeypatch.setattr(reader_module, "read_market_file", counting)
+    monkeypatch.setattr(history_module, "read_market_file", counting)
     return seen
 
 
@@ -262,7 +263,7 @@ def test_read_file_returns_whole_file(tmp_path, size):
     data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
     path = tmp_path / "f"
     path.write_bytes(data)
-    assert reader_module._read_file(str(path)) == data
+    assert read_snapshot_bytes(str(path)) == data
 
 
 def test_load_snapshot_missing_file_names_it(long_history, copy_of):

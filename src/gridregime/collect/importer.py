@@ -12,20 +12,20 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
 from gridregime.bars import aggregate_hourly, slice_time, ts_ms
-from gridregime.collect.sources.base import DataSource, SourceDataError
+from gridregime.collect.sources.common import DataSource, SourceDataError
 from gridregime.errors import InvalidParameterError
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR, HOUR_MS, MINUTE_MS, from_ms, iso_z, to_ms, to_utc_hour
 
 
-@dataclass(frozen=True)
-class SkippedHour:
-    """An hour of the range not written because minutes are missing."""
+class SkippedHour(NamedTuple):
+    """An hour of the range not written because minutes are missing (a small immutable record)."""
 
     hour: datetime
     missing_minutes: int

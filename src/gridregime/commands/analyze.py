@@ -9,25 +9,27 @@ from types import SimpleNamespace
 
 import orjson
 
+from gridregime.commands._options import add_command, add_config, add_root
 from gridregime.errors import InvalidParameterError
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "analyze", help="analyse one hour from snapshots; print the RegimeResult as JSON",
-        description="Load the snapshot of SYMBOL at HOUR from ROOT, run the regime engine and print "
-                    "the result as JSON (schema: gridregime/schemas/regime_result.schema.json).",
+    p = add_command(
+        subparsers, "analyze", run, help="analyse one hour from snapshots; print the RegimeResult as JSON",
+        description="""
+            Load the snapshot of SYMBOL at HOUR from ROOT, run the regime engine and print the result as JSON
+            (schema: gridregime/schemas/regime_result.schema.json).
+        """,
     )
-    p.add_argument("--root", required=True, help="snapshot root directory")
+    add_root(p)
     p.add_argument("--symbol", required=True, help="market, e.g. ETH-USDT")
     p.add_argument("--hour", required=True, help="hour to analyse, ISO-8601 UTC, e.g. 2024-01-15T13:00Z")
     p.add_argument("--grid", default=None,
                    help="JSON file of the configured grid (lower, upper, levels; a JSON-lines history "
                         "uses its last entry); adds the grid comparison")
-    p.add_argument("--config", default=None, help="RegimeConfig TOML file (default: built-in defaults)")
+    add_config(p, "RegimeConfig TOML file (default: built-in defaults)")
     p.add_argument("--out", default=None, help="write the JSON here instead of stdout")
     p.add_argument("--compact", action="store_true", help="one-line JSON")
-    p.set_defaults(func=run)
 
 
 def load_grid(path: str | Path) -> SimpleNamespace:

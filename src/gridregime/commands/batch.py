@@ -7,28 +7,29 @@ import sys
 
 import orjson
 
+from gridregime.commands import _options as options
 from gridregime.service import EXECUTORS
 
 _OPTIONS = {"start", "end", "symbols", "workers", "executor"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "batch",
+    p = options.add_command(
+        sub, "batch", run,
         help="re-analyse a range of stored hours (one pass per symbol, parallel)",
-        description="Analyse every stored hour from --start to --end (inclusive) for each symbol, "
-        "print a summary and optionally write the results table (Parquet). An hour that cannot be "
-        "read or is invalid is skipped and named with the reason; the others are analysed. Exit "
-        "status 1 when no hour was analysed, or with --strict when any hour was skipped.",
+        description="""
+            Analyse every stored hour from --start to --end (inclusive) for each symbol, print a summary and
+            optionally write the results table (Parquet). An hour that cannot be read or is invalid is skipped
+            and named with the reason; the others are analysed. Exit status 1 when no hour was analysed, or
+            with --strict when any hour was skipped.
+        """,
     )
-    p.add_argument("--root", required=True, help="snapshot root directory")
-    p.add_argument("--symbols", required=True, nargs="+", help="symbols, e.g. ETH-USDT BTC-USDT")
-    p.add_argument("--start", required=True, help="first hour, ISO-8601 (UTC)")
-    p.add_argument("--end", required=True, help="last hour, ISO-8601 (UTC), inclusive")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    options.add_root(p)
+    options.add_symbols_range(p)
+    options.add_workers(p)
     p.add_argument("--executor", choices=EXECUTORS, default=None,
                    help="serial, process (default with --workers > 1) or dask")
-    p.add_argument("--config", default=None, help="RegimeConfig TOML file")
+    options.add_config(p)
     p.add_argument("--out", default=None, help="write the results table to this Parquet file")
     p.add_argument("--write-analysis", action="store_true",
                    help="also write each hour's _regime.json beside its snapshot")
@@ -38,10 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid-dir", default=None, metavar="DIR",
                    help="with --grid-out: persist grid histories and gate states here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_quiet(p)
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 when any hour was skipped (missing, invalid, unreadable or failed)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,13 +49,11 @@ def run(args: argparse.Namespace) -> int:
 
     from gridregime.commands._config import load_config_option as load_config
     from gridregime.errors import InvalidParameterError
-    from gridregime.service import RegimeAnalysisService
+    from gridregime.service import ExecutionOptions, RegimeAnalysisService
     from gridregime.timeutil import iso_z, to_utc_hour
 
-    if not Path(args.root).is_dir():
-        raise InvalidParameterError(f"--root: expected a snapshot directory, got {args.root!r} (not a directory)")
-    if args.workers < 1:
-        raise InvalidParameterError(f"--workers: expected an integer >= 1, got {args.workers}")
+    options.check_store_root(args.root)
+    options.check_workers(args.workers)
     cpus = os.cpu_count() or 1
     if args.workers > cpus and args.executor != "dask":
         print(f"gridregime batch: warning: --workers {args.workers} is more than the {cpus} CPU(s) of this "
@@ -67,22 +65,15 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--grid-out: expected a file in an existing directory, got {args.grid_out!r}")
     if args.grid_dir and not args.grid_out:
         raise InvalidParameterError("--grid-dir: only meaningful with --grid-out")
-    symbols = [s for item in args.symbols for s in item.split(",") if s]
-    if not symbols:
-        raise InvalidParameterError("--symbols: expected at least one symbol such as ETH-USDT")
+    symbols = options.split_symbols(args.symbols)
     service = RegimeAnalysisService(args.root, load_config(args.config))
-    try:
+    with options.named_as_options(_OPTIONS):
         batch = service.analyze_many(
-            symbols, args.start, args.end, workers=args.workers, executor=args.executor,
-            write_analysis=args.write_analysis, keep_results=False, progress=not args.quiet,
-            supervise=bool(args.grid_out), grid_dir=args.grid_dir,
+            symbols, args.start, args.end,
+            execution=ExecutionOptions(workers=args.workers, executor=args.executor, progress=not args.quiet),
+            write_analysis=args.write_analysis, keep_results=False, supervise=bool(args.grid_out),
+            grid_dir=args.grid_dir,
         )
-    except InvalidParameterError as exc:
-        # name the command-line option, not the keyword argument behind it
-        name, sep, rest = str(exc).partition(":")
-        if sep and name in _OPTIONS:
-            raise InvalidParameterError(f"--{name}:{rest}") from exc
-        raise
     if batch.planned is None:
         print(f"gridregime batch: note: the store at {args.root} holds no hour between --start and --end",
               file=sys.stderr)

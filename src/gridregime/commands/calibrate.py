@@ -3,23 +3,24 @@ from __future__ import annotations
 
 import argparse
 
+from gridregime.commands import _options as options
 from gridregime.errors import InvalidParameterError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "calibrate",
+    p = options.add_command(
+        sub, "calibrate", run,
         help="choose settings walk-forward and report in-sample next to out-of-sample",
-        description="Cut --start..--end into folds of --train-months followed by --test-months (30-day "
-        "months). In each fold, backtest the defaults and every combination of the --vary values on the "
-        "training window, keep the best by --objective, and score it on the test window it never saw. "
-        "Writes the values chosen on the most recent training window as a settings TOML (--out) and "
-        "the fold table (--report).",
+        description="""
+            Cut --start..--end into folds of --train-months followed by --test-months (30-day months). In each
+            fold, backtest the defaults and every combination of the --vary values on the training window,
+            keep the best by --objective, and score it on the test window it never saw. Writes the values
+            chosen on the most recent training window as a settings TOML (--out) and the fold table
+            (--report).
+        """,
     )
-    p.add_argument("--root", required=True, help="snapshot root directory")
-    p.add_argument("--symbols", required=True, nargs="+", help="symbols, e.g. ETH-USDT BTC-USDT")
-    p.add_argument("--start", required=True, help="first hour, ISO-8601 (UTC)")
-    p.add_argument("--end", required=True, help="last hour, ISO-8601 (UTC), inclusive")
+    options.add_root(p)
+    options.add_symbols_range(p)
     p.add_argument("--train-months", dest="train_months", type=int, required=True, help="training window, months")
     p.add_argument("--test-months", dest="test_months", type=int, required=True, help="test window, months")
     p.add_argument("--vary", required=True, nargs="+", metavar="NAME=V1,V2",
@@ -27,11 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "grid_start_min_room_atr=1.25,1.75,2.25 gates.min_hours_stopped=6,12")
     p.add_argument("--objective", default="start_hold", choices=("start_hold", "supervisor", "supervisor_return"),
                    help="what a configuration is chosen by (default start_hold)")
-    p.add_argument("--config", default=None, help="settings TOML the candidates start from ([regime], [gates], [grid])")
+    options.add_config(p, "settings TOML the candidates start from ([regime], [gates], [grid])")
     p.add_argument("--out", required=True, metavar="FILE", help="write the chosen values here (TOML)")
     p.add_argument("--report", default=None, metavar="DIR", help="also write calibrate.md and calibrate.json here")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.set_defaults(func=run)
+    options.add_workers(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,24 +43,17 @@ def run(args: argparse.Namespace) -> int:
     from gridregime.backtest.calibrate import parse_vary, walk_forward
     from gridregime.commands._config import load_settings_option
 
-    if not Path(args.root).is_dir():
-        raise InvalidParameterError(f"--root: expected a snapshot directory, got {args.root!r} (not a directory)")
+    options.check_store_root(args.root)
     if not Path(args.out).parent.is_dir():
         raise InvalidParameterError(f"--out: expected a file in an existing directory, got {args.out!r}")
-    if args.workers < 1:
-        raise InvalidParameterError(f"--workers: expected an integer >= 1, got {args.workers}")
-    symbols = [s for item in args.symbols for s in item.split(",") if s]
+    options.check_workers(args.workers)
+    symbols = options.split_symbols(args.symbols, required=False)
     vary = parse_vary(args.vary)
     base, supervisor = load_settings_option(args.config)
-    try:
+    with options.named_as_options(("train_months", "test_months", "start", "end", "symbols")):
         result = walk_forward(args.root, symbols, args.start, args.end, train_months=args.train_months,
                               test_months=args.test_months, vary=vary, objective=args.objective,
                               base=base, supervisor=supervisor, workers=args.workers)
-    except InvalidParameterError as exc:
-        name, sep, rest = str(exc).partition(":")
-        if sep and name in ("train_months", "test_months", "start", "end", "symbols"):
-            raise InvalidParameterError(f"--{name.replace('_', '-')}:{rest}") from exc
-        raise
     atomic_write_text(Path(args.out), result.to_toml())
     md = result.to_markdown()
     if args.report:

@@ -6,6 +6,7 @@ import sys
 
 import orjson
 
+from gridregime.commands._options import add_command, add_config, add_created_root, add_grid_dir
 from gridregime.errors import InvalidParameterError
 
 EPILOG = """\
@@ -31,27 +32,27 @@ failed (the output says which and why), 2 on bad options.
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "collect",
+    p = add_command(
+        subparsers, "collect", run,
         help="store the hour that just closed, analyse it, write the YAML summary, step the grid",
-        description="For each symbol: fetch the minutes of the hour that just closed (or --hour, or every "
-        "hour of --start..--end), store the snapshot, analyse it from the stored files, write "
-        "_regime.json and HH_SYMBOL.yaml and step the grid supervisor. Hours already collected are "
-        "answered from the stored files.",
+        description="""
+            For each symbol: fetch the minutes of the hour that just closed (or --hour, or every hour of
+            --start..--end), store the snapshot, analyse it from the stored files, write _regime.json and
+            HH_SYMBOL.yaml and step the grid supervisor. Hours already collected are answered from the stored
+            files.
+        """,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--source", required=True, metavar="KIND:PATH", help="where the bars come from")
     p.add_argument("--symbols", required=True, nargs="+", help="markets, e.g. ETH-USDT BTC-USDT (or comma-separated)")
-    p.add_argument("--root", required=True, metavar="DIR", help="snapshot store root (created if missing)")
+    add_created_root(p)
     when = p.add_mutually_exclusive_group()
     when.add_argument("--hour", help="collect this hour (UTC, ISO-8601) instead of the one that just closed")
     when.add_argument("--start", help="backfill from this hour (UTC, ISO-8601), with --end")
     p.add_argument("--end", help="last hour of a backfill, inclusive")
-    p.add_argument("--grid-dir", metavar="DIR", help="grid supervisor state (default ROOT/grid)")
-    p.add_argument("--config", default=None, help="RegimeConfig TOML file")
+    add_grid_dir(p)
+    add_config(p)
     p.add_argument("--json", action="store_true", help="print the answers as JSON (one object per hour)")
-    p.set_defaults(func=run)
 
 
 def _symbols(items: list[str]) -> list[str]:

@@ -3,28 +3,23 @@ from __future__ import annotations
 
 import argparse
 
+from gridregime.commands._options import add_command, add_store_dir, check_store_dir
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "compact",
-        help="build the columnar cache of a snapshot store",
-        description="Build or refresh <DIR>/.cache/columnar/<SYMBOL>/<YYYY-MM>.parquet from the "
-        "JSON minute files (one file per symbol and month). Stale months are rebuilt; fresh ones "
-        "are left alone. Reads with load_range(..., use_cache=True) give the same result.",
-    )
-    p.add_argument("root", metavar="DIR", help="snapshot store root")
-    p.add_argument("--symbol", help="only this market, e.g. ETH-USDT")
-    p.set_defaults(func=run)
+    p = add_command(subparsers, "compact", run, help="build the columnar cache of a snapshot store",
+                    description="""
+                        Build or refresh <DIR>/.cache/columnar/<SYMBOL>/<YYYY-MM>.parquet from the JSON minute
+                        files (one file per symbol and month). Stale months are rebuilt; fresh ones are left
+                        alone. Reads with load_range(..., use_cache=True) give the same result.
+                    """)
+    add_store_dir(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from gridregime.snapshot.compact import compact_store
 
-    from gridregime.errors import InvalidParameterError
-    from gridregime.snapshot.cache import compact_store
-
-    if not Path(args.root).is_dir():
-        raise InvalidParameterError(f"DIR: expected a snapshot store directory, got {args.root!r}")
+    check_store_dir(args.root)
     results = compact_store(args.root, symbol=args.symbol)
     rebuilt = sum(1 for _, r in results if r)
     for path, r in results:

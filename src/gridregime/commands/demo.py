@@ -3,26 +3,28 @@ from __future__ import annotations
 
 import argparse
 
+from gridregime.commands._options import add_command, add_quiet, add_workers
 from gridregime.demo import DEFAULT_DAYS, DEFAULT_SYMBOLS
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "demo",
+    p = add_command(
+        subparsers, "demo", run,
         help="build months of snapshots from the sample data, re-analyse them, write a report",
-        description="Import DAYS days of 1m bars per symbol into OUT/snapshots, re-analyse every hour "
-        "from the stored files, and write OUT/results.parquet and OUT/summary.md. Data: "
-        "$GRIDREGIME_SAMPLE_DATA, else a shared/data/real directory here or above, else the slice "
-        "shipped with gridregime, else the synthetic market.",
+        description="""
+            Import DAYS days of 1m bars per symbol into OUT/snapshots, re-analyse every hour from the stored
+            files, and write OUT/results.parquet and OUT/summary.md. Data: $GRIDREGIME_SAMPLE_DATA, else a
+            shared/data/real directory here or above, else the slice shipped with gridregime, else the
+            synthetic market.
+        """,
     )
     p.add_argument("--out", default="gridregime-demo", metavar="DIR",
                    help="output directory (default ./gridregime-demo)")
     p.add_argument("--symbols", nargs="+", default=list(DEFAULT_SYMBOLS),
                    help=f"markets (default {' '.join(DEFAULT_SYMBOLS)})")
     p.add_argument("--days", default=str(DEFAULT_DAYS), help=f"days per symbol, 1 to 366 (default {DEFAULT_DAYS})")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
+    add_workers(p, default=2)
+    add_quiet(p, "no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ import argparse
 import sys
 import warnings
 
+from gridregime.commands._options import add_command, add_quiet
 from gridregime.errors import InvalidParameterError
 
 EPILOG = """\
@@ -21,13 +22,14 @@ example:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "import",
+    p = add_command(
+        subparsers, "import", run,
         help="build snapshots for every complete hour of a range from a data source",
-        description="Write regime-ready snapshots (1m + 1h files) for every complete hour in "
-        "[--start, --end). Hours with missing minutes are skipped and listed.",
+        description="""
+            Write regime-ready snapshots (1m + 1h files) for every complete hour in [--start, --end). Hours
+            with missing minutes are skipped and listed.
+        """,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--source", required=True, metavar="KIND:PATH", help="where the 1m bars come from")
     p.add_argument("--symbol", required=True, help="market, e.g. ETH-USDT")
@@ -42,8 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--price-scale", metavar="N",
                    help="store prices as integers round(price * N), N a power of ten (default: inferred, "
                    "the smallest 10**d >= 100 that holds every price exactly)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add_quiet(p)
 
 
 def _parse_int(text: str | None, option: str, ok, expected: str) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from gridregime.commands._options import add_command, add_config, add_created_root, add_grid_dir
 from gridregime.errors import InvalidParameterError
 
 EPILOG = """\
@@ -26,15 +27,16 @@ example:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "serve",
+    p = add_command(
+        subparsers, "serve", run,
         help="run the collection webhook (n8n / cron trigger over HTTP)",
-        description="Serve POST PREFIX/collect: each call stores, analyses and supervises the hour that "
-        "just closed for the given symbols, exactly as 'gridregime collect' does.",
+        description="""
+            Serve POST PREFIX/collect: each call stores, analyses and supervises the hour that just closed for
+            the given symbols, exactly as 'gridregime collect' does.
+        """,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--root", required=True, metavar="DIR", help="snapshot store root (created if missing)")
+    add_created_root(p)
     p.add_argument("--source", required=True, metavar="KIND:PATH",
                    help="data source: ccxt:EXCHANGE, parquet:DIR, binance-csv:PATH, freqtrade:DIR, synthetic:SEED")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -47,10 +49,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-body", default="65536", metavar="BYTES", help="largest request body (default 65536)")
     p.add_argument("--time-budget", default="20", metavar="SECONDS",
                    help="answer 202 with a run id when a collection takes longer (default 20)")
-    p.add_argument("--grid-dir", metavar="DIR", help="grid supervisor state (default ROOT/grid)")
-    p.add_argument("--config", default=None, help="RegimeConfig TOML file")
+    add_grid_dir(p)
+    add_config(p)
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
-    p.set_defaults(func=run)
 
 
 def _int(text: str, option: str, low: int, high: int) -> int:

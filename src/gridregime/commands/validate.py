@@ -3,24 +3,23 @@ from __future__ import annotations
 
 import argparse
 
+from gridregime.commands._options import add_command, add_store_dir, check_store_dir
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "validate",
-        help="check every snapshot file of a store",
-        description="Validate every market file under DIR against format v1 (SPEC §3), the "
-        "cross-file rule of every hour, and the analysis files. Prints files ok, files bad with "
-        "the reason, and hours whose hourly history has gaps. Exit status 1 if any file is bad.",
-    )
-    p.add_argument("root", metavar="DIR", help="snapshot store root")
-    p.add_argument("--symbol", help="only this market, e.g. ETH-USDT")
+    p = add_command(subparsers, "validate", run, help="check every snapshot file of a store",
+                    description="""
+                        Validate every market file under DIR against format v1 (SPEC §3), the cross-file rule
+                        of every hour, and the analysis files. Prints files ok, files bad with the reason, and
+                        hours whose hourly history has gaps. Exit status 1 if any file is bad.
+                    """)
+    add_store_dir(p)
     p.add_argument("--start", help="first hour (ISO-8601 UTC, e.g. 2024-01-15T13:00Z)")
     p.add_argument("--end", help="last hour (inclusive)")
     p.add_argument("--remove-stale-tmp", type=float, default=None, metavar="MINUTES",
                    help="delete temporary files of interrupted writes (.*.tmp) older than MINUTES")
     p.add_argument("--max-listed", type=int, default=50, metavar="N",
                    help="list at most N bad files and N gap reports (default 50)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,9 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from gridregime.errors import InvalidParameterError
     from gridregime.snapshot.audit import audit_store
 
+    check_store_dir(args.root)
     root = Path(args.root)
-    if not root.is_dir():
-        raise InvalidParameterError(f"DIR: expected a snapshot store directory, got {args.root!r}")
     stale = args.remove_stale_tmp
     if stale is not None and not stale >= 0:
         raise InvalidParameterError(f"--remove-stale-tmp: expected minutes >= 0, got {stale!r}")

@@ -291,7 +291,8 @@ def _analyse(root: str, symbols: Sequence[str], start: datetime, end: datetime, 
     service = service_module.RegimeAnalysisService(root, config)
     # Supervised here rather than by the batch (supervise=True): the batch's rows do not keep the
     # reasons and gate conditions the hover texts show, the steps do. Same inputs, same steps.
-    batch = service.analyze_many(symbols, start, end, workers=workers, keep_results=True, progress=progress)
+    execution = service_module.ExecutionOptions(workers=workers, progress=progress)
+    batch = service.analyze_many(symbols, start, end, execution=execution, keep_results=True)
     by_symbol: dict[str, list[Any]] = {}
     factors = {}
     for r in batch.results:

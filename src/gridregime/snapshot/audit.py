@@ -10,17 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from gridregime.errors import InvalidParameterError
+from gridregime.snapshot.decode import read_document
 from gridregime.snapshot.errors import SnapshotError
-from gridregime.snapshot.fileio import SnapshotReadError, os_reason, read_snapshot_bytes
-from gridregime.snapshot.format import decode_json
+from gridregime.snapshot.fileio import SnapshotReadError, os_reason
+from gridregime.snapshot.format import VOLUME_RTOL
+from gridregime.snapshot.hour_index import hour_dirs
 from gridregime.snapshot.paths import parse_market_file_name
-from gridregime.snapshot.reader import SnapshotReader
-from gridregime.snapshot.validate import (
-    VOLUME_RTOL,
-    MarketFile,
-    check_cross_file,
-    read_market_file,
-)
+from gridregime.snapshot.validate import MarketFile, check_cross_file, read_market_file
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import from_ms, iso_z, to_utc_hour
 
@@ -65,12 +61,11 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
     start = to_utc_hour(start, name="--start") if start is not None else None
     end = to_utc_hour(end, name="--end") if end is not None else None
     report = StoreReport()
-    reader = SnapshotReader(root)
     previous_1h: dict[str, MarketFile] = {}  # per symbol, the latest valid 1h file seen
     def unreadable(path, exc):
         report.bad.append((str(path), str(exc)))
 
-    for hour, directory in reader._hour_dirs(start, end, on_error=unreadable):
+    for hour, directory in hour_dirs(root, start, end, on_error=unreadable):
         report.hours += 1
         try:
             names = sorted(os.listdir(directory))
@@ -90,7 +85,7 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
                 sym = name[: -len("_regime.json")]
                 if symbol is None or sym == symbol:
                     try:
-                        doc = decode_json(read_snapshot_bytes(path), path)
+                        doc = read_document(path)
                         if not isinstance(doc, dict):
                             raise SnapshotError(f"{path}: <document>: expected a JSON object")
                         report.files_ok += 1
@@ -136,7 +131,7 @@ def audit_store(root: str | os.PathLike, *, symbol: str | None = None, start: ob
 
 def compare_overlap(older: MarketFile, newer: MarketFile) -> str | None:
     """The bars two 1h files both hold must be equal (prices exactly, volume within
-    :data:`~gridregime.snapshot.validate.VOLUME_RTOL`); the problem, naming both files, or None."""
+    :data:`~gridregime.snapshot.format.VOLUME_RTOL`); the problem, naming both files, or None."""
     common, i, j = np.intersect1d(older.ts, newer.ts, assume_unique=True, return_indices=True)
     if not len(common):
         return None

@@ -23,13 +23,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gridregime._atomic import atomic_write_bytes
+from gridregime.snapshot.decode import minute_columns_from_table, minute_columns_table
 from gridregime.snapshot.errors import SnapshotNotFoundError, SnapshotValidationError
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR, UTC, from_ms, to_ms
 
 CACHE_FORMAT = 1
 MANIFEST_KEY = b"gridregime.columnar_cache"
-_INT_COLUMNS = ("ts", "open", "high", "low", "close")
 
 
 @dataclass(eq=False)
@@ -110,16 +110,15 @@ class ColumnarCache:
         hours = [from_ms(ms) for ms in manifest["hours"]]
         arrays = None
         if hours:
-            n = len(hours)
-            arrays = {c: table.column(c).to_numpy().reshape(n, 60) for c in _INT_COLUMNS}
-            arrays["volume"] = table.column("volume").to_numpy().reshape(n, 60)
+            arrays = minute_columns_from_table(table, len(hours))
             arrays["scale"] = np.array(manifest["scales"], dtype=np.int64)
             arrays["hours"] = hours
         problems = [(from_ms(ms), kind, _decode_error(err)) for ms, kind, err in manifest["problems"]]
         return MonthScan(arrays, problems, [from_ms(ms) for ms in manifest["available_1h"]])
 
-    def build(self, reader, symbol: str, year: int, month: int) -> MonthScan:
-        """Scan the month's JSON files with ``reader`` and store the result (best effort)."""
+    def build(self, minutes, symbol: str, year: int, month: int) -> MonthScan:
+        """Scan the month's JSON files with ``minutes`` (a
+        :class:`~gridregime.snapshot.minute_scan.MinuteScan`) and store the result (best effort)."""
         sources = self.sources(symbol, year, month)
         first, last = _month_hours(year, month)
         problems: list = []
@@ -130,7 +129,7 @@ class ColumnarCache:
                 seen.add(hour)
                 problems.append((hour, kind, exc))
 
-        arrays, available = reader._scan(symbol, first, last, report)
+        arrays, available = minutes.scan(symbol, first, last, report)
         if arrays is not None:
             arrays = {k: v for k, v in arrays.items() if not k.startswith("summary")}
         scan = MonthScan(arrays, problems, available)
@@ -142,9 +141,7 @@ class ColumnarCache:
             "problems": [[to_ms(h), kind, _encode_error(exc)] for h, kind, exc in problems],
             "sources": sources,
         }
-        cols = {c: (arrays[c].ravel() if arrays else np.zeros(0, np.int64)) for c in _INT_COLUMNS}
-        cols["volume"] = arrays["volume"].ravel() if arrays else np.zeros(0)
-        table = pa.table(cols).replace_schema_metadata({MANIFEST_KEY: orjson.dumps(manifest)})
+        table = minute_columns_table(arrays).replace_schema_metadata({MANIFEST_KEY: orjson.dumps(manifest)})
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         try:
@@ -153,18 +150,18 @@ class ColumnarCache:
             pass  # a read-only store still reads correctly, just without the cache
         return scan
 
-    def refresh(self, reader, symbol: str, year: int, month: int) -> tuple[MonthScan, bool]:
+    def refresh(self, minutes, symbol: str, year: int, month: int) -> tuple[MonthScan, bool]:
         """The month from the cache, rebuilt first if needed; the flag says whether it was."""
         scan = self.load(symbol, year, month)
         if scan is not None:
             return scan, False
-        return self.build(reader, symbol, year, month), True
+        return self.build(minutes, symbol, year, month), True
 
-    def scan(self, reader, symbol: str, start: datetime, end: datetime, report):
-        """What ``reader._scan`` returns for ``start``..``end``, taken month by month from the cache."""
+    def scan(self, minutes, symbol: str, start: datetime, end: datetime, report):
+        """What ``minutes.scan`` returns for ``start``..``end``, taken month by month from the cache."""
         parts, available = [], []
         for year, month in _months(start, end):
-            scan, _ = self.refresh(reader, symbol, year, month)
+            scan, _ = self.refresh(minutes, symbol, year, month)
             for hour, kind, exc in scan.problems:
                 if start <= hour <= end:
                     report(hour, kind, exc)
@@ -181,22 +178,3 @@ class ColumnarCache:
         arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "hours"}
         arrays["hours"] = [h for p in parts for h in p["hours"]]
         return arrays, available
-
-
-def compact_store(root: str | os.PathLike, *, symbol: str | None = None) -> list[tuple[Path, bool]]:
-    """Build or refresh the cache of every month (of ``symbol``, or of every symbol).
-
-    Returns ``(cache file, rebuilt)`` for each month.
-    """
-    from gridregime.snapshot.reader import SnapshotReader
-
-    reader = SnapshotReader(root)
-    cache = ColumnarCache(root)
-    symbols = [validate_symbol(symbol, name="--symbol")] if symbol is not None else reader.symbols()
-    out = []
-    for sym in symbols:
-        months = sorted({(h.year, h.month) for h in reader.hours(sym)})
-        for year, month in months:
-            _, rebuilt = cache.refresh(reader, sym, year, month)
-            out.append((cache.path(sym, year, month), rebuilt))
-    return out

@@ -37,6 +37,12 @@ SUMMARY_KEYS = ("open", "high", "low", "close", "volume", "change_pct")
 BAR_KEYS = ("ts", "open", "high", "low", "close", "volume")
 #: Optional metadata field: SHA-256 of the canonical bars columns (see the module docstring).
 DIGEST_KEY = "content_sha256"
+#: Bars in a minute file: one per minute of its hour.
+MINUTE_BARS = 60
+#: Relative tolerance for comparing float volumes (sums may be added in another order).
+VOLUME_RTOL = 1e-9
+#: Absolute tolerance for ``change_pct`` (a float derived from int prices).
+CHANGE_PCT_ATOL = 1e-9
 
 
 def bars_digest(ts: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,

@@ -14,46 +14,34 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
-from gridregime._libs import columns as _columns
-from gridregime.bars import PRICE_COLUMNS, bars_table
+from gridregime.bars import PRICE_COLUMNS, OhlcvColumns, bars_table
 from gridregime.errors import InvalidParameterError
+from gridregime.snapshot.decode import json_column, json_type_name, read_document
 from gridregime.snapshot.errors import SnapshotValidationError
 from gridregime.snapshot.format import (
     BAR_KEYS,
+    CHANGE_PCT_ATOL,
     DIGEST_KEY,
     MAX_SCALED_PRICE,
     METADATA_KEYS,
+    MINUTE_BARS,
     SCHEMA_VERSION,
     SUMMARY_KEYS,
+    VOLUME_RTOL,
     VOLUME_SUM_OVERFLOW,
     bars_digest,
     change_pct,
-    decode_json,
     is_power_of_ten,
     volume_total,
 )
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import (
-    HOUR,
-    HOUR_MS,
-    MINUTE_MS,
-    from_ms,
-    iso_z,
-    to_ms,
-    to_utc,
-    to_utc_hour,
-)
-
-#: Relative tolerance for comparing float volumes (sums may be added in another order).
-VOLUME_RTOL = 1e-9
-#: Absolute tolerance for ``change_pct`` (a float derived from int prices).
-CHANGE_PCT_ATOL = 1e-9
-MINUTE_BARS = 60
+from gridregime.timeutil import HOUR, HOUR_MS, MINUTE_MS, from_ms, iso_z, to_ms, to_utc, to_utc_hour
 
 
 @dataclass(frozen=True, eq=False)
-class MarketFile:
-    """A validated market file: metadata plus int-scaled columns as NumPy arrays."""
+class MarketFile(OhlcvColumns):
+    """A validated market file: metadata plus int-scaled columns as NumPy arrays
+    (``ts``, ``open``, ``high``, ``low``, ``close``, ``volume`` from :class:`OhlcvColumns`)."""
 
     path: str
     symbol: str
@@ -62,12 +50,6 @@ class MarketFile:
     collected_at: datetime
     source: str
     price_scale: int
-    ts: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
     summary: dict
 
     def bars(self) -> pa.Table:
@@ -90,28 +72,24 @@ def _fail(path, field, reason):
     raise SnapshotValidationError(path, field, reason)
 
 
-def _type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 def _require_mapping(parent: dict, key: str, path, field: str) -> dict:
     if key not in parent:
         _fail(path, field, "required field is missing")
     value = parent[key]
     if not isinstance(value, dict):
-        _fail(path, field, f"expected an object, got {_type_name(value)}")
+        _fail(path, field, f"expected an object, got {json_type_name(value)}")
     return value
 
 
 def _require_int(value: object, path, field: str) -> int:
     if type(value) is not int:
-        _fail(path, field, f"expected an integer, got {_type_name(value)} {value!r}")
+        _fail(path, field, f"expected an integer, got {json_type_name(value)} {value!r}")
     return value  # type: ignore[return-value]
 
 
 def _require_number(value: object, path, field: str) -> float:
     if type(value) not in (int, float):
-        _fail(path, field, f"expected a number, got {_type_name(value)} {value!r}")
+        _fail(path, field, f"expected a number, got {json_type_name(value)} {value!r}")
     if not math.isfinite(value):  # type: ignore[arg-type]
         _fail(path, field, f"expected a finite number, got {value!r}")
     return float(value)  # type: ignore[arg-type]
@@ -119,31 +97,17 @@ def _require_number(value: object, path, field: str) -> float:
 
 def _require_str(value: object, path, field: str) -> str:
     if not isinstance(value, str) or not value:
-        _fail(path, field, f"expected a non-empty string, got {_type_name(value)} {value!r}")
+        _fail(path, field, f"expected a non-empty string, got {json_type_name(value)} {value!r}")
     return value  # type: ignore[return-value]
 
 
-def _int_column(values: list, path, field: str) -> np.ndarray:
+def _require_time(value: object, path, field: str, parse, expected: str) -> datetime:
+    """A non-empty string that ``parse`` (``to_utc`` or ``to_utc_hour``) accepts, as a datetime."""
+    text = _require_str(value, path, field)
     try:
-        arr, i = _columns.int64_column(values)
-    except OverflowError:
-        _fail(path, field, "integer out of the 64-bit range")
-    if i >= 0:
-        _fail(path, field, f"expected integers, got {_type_name(values[i])} {values[i]!r} at row {i}")
-    return arr
-
-
-def _float_column(values: list, path, field: str) -> np.ndarray:
-    try:
-        arr, i = _columns.float64_column(values)
-    except OverflowError:
-        _fail(path, field, "number out of the float64 range")
-    if i >= 0:
-        bad = values[i]
-        if type(bad) not in (int, float):
-            _fail(path, field, f"expected numbers, got {_type_name(bad)} {bad!r} at row {i}")
-        _fail(path, field, f"expected finite numbers, got {float(bad)!r} at row {i}")
-    return arr
+        return parse(text)
+    except InvalidParameterError:
+        _fail(path, field, f"expected {expected}, got {text!r}")
 
 
 def _first_row(mask: np.ndarray) -> int:
@@ -174,7 +138,7 @@ def validate_market_document(doc: object, path: str | os.PathLike, *, symbol: st
     """
     path = os.fspath(path)
     if not isinstance(doc, dict):
-        _fail(path, "<document>", f"expected a JSON object, got {_type_name(doc)}")
+        _fail(path, "<document>", f"expected a JSON object, got {json_type_name(doc)}")
     if "schema_version" not in doc:
         _fail(path, "schema_version", "required field is missing")
     version = doc["schema_version"]
@@ -197,20 +161,14 @@ def validate_market_document(doc: object, path: str | os.PathLike, *, symbol: st
         _fail(path, "metadata.timeframe", f"expected '1m' or '1h', got {m_timeframe!r}")
     if timeframe is not None and m_timeframe != timeframe:
         _fail(path, "metadata.timeframe", f"expected {timeframe!r} (from the path), got {m_timeframe!r}")
-    m_hour_text = _require_str(meta["hour"], path, "metadata.hour")
-    try:
-        m_hour = to_utc_hour(m_hour_text)
-    except InvalidParameterError:
-        _fail(path, "metadata.hour", f"expected an ISO-8601 UTC time on the hour, got {m_hour_text!r}")
+    m_hour_text = meta["hour"]
+    m_hour = _require_time(m_hour_text, path, "metadata.hour", to_utc_hour, "an ISO-8601 UTC time on the hour")
     if hour is not None:
         expected = to_utc_hour(hour)
         if m_hour != expected:
             _fail(path, "metadata.hour", f"expected {iso_z(expected)} (from the path), got {m_hour_text!r}")
-    collected_text = _require_str(meta["collected_at"], path, "metadata.collected_at")
-    try:
-        collected_at = to_utc(collected_text)
-    except InvalidParameterError:
-        _fail(path, "metadata.collected_at", f"expected an ISO-8601 UTC time, got {collected_text!r}")
+    collected_text = meta["collected_at"]
+    collected_at = _require_time(collected_text, path, "metadata.collected_at", to_utc, "an ISO-8601 UTC time")
     if collected_at < m_hour + HOUR:
         _fail(path, "metadata.collected_at",
               f"expected at or after the close of hour {iso_z(m_hour)} (a snapshot is collected after its hour), "
@@ -239,7 +197,7 @@ def validate_market_document(doc: object, path: str | os.PathLike, *, symbol: st
         if key not in bars:
             _fail(path, f"bars.{key}", "required column is missing")
         if not isinstance(bars[key], list):
-            _fail(path, f"bars.{key}", f"expected an array, got {_type_name(bars[key])}")
+            _fail(path, f"bars.{key}", f"expected an array, got {json_type_name(bars[key])}")
         lists[key] = bars[key]
     n = len(lists["ts"])
     for key in BAR_KEYS[1:]:
@@ -248,9 +206,9 @@ def validate_market_document(doc: object, path: str | os.PathLike, *, symbol: st
     if bar_count != n:
         _fail(path, "metadata.bar_count", f"says {bar_count} but the file holds {n} bars")
 
-    ts = _int_column(lists["ts"], path, "bars.ts")
-    cols = {k: _int_column(lists[k], path, f"bars.{k}") for k in PRICE_COLUMNS}
-    volume = _float_column(lists["volume"], path, "bars.volume")
+    ts = json_column(lists["ts"], path, "bars.ts", "int64")
+    cols = {k: json_column(lists[k], path, f"bars.{k}", "int64") for k in PRICE_COLUMNS}
+    volume = json_column(lists["volume"], path, "bars.volume", "float64")
 
     hour_ms = to_ms(m_hour)
     if m_timeframe == "1m":
@@ -337,10 +295,7 @@ def read_market_file(path: str | os.PathLike, *, symbol: str | None = None, time
         If it is malformed or breaks a rule; :class:`~gridregime.snapshot.fileio.SnapshotReadError`
         (a subclass) if it is not a regular file, too large or unreadable.
     """
-    from gridregime.snapshot.fileio import read_snapshot_bytes
-
-    data = read_snapshot_bytes(path)
-    return validate_market_document(decode_json(data, path), path, symbol=symbol, timeframe=timeframe, hour=hour)
+    return validate_market_document(read_document(path), path, symbol=symbol, timeframe=timeframe, hour=hour)
 
 
 def check_cross_file(minute: MarketFile, hourly: MarketFile) -> None:

@@ -1,13 +1,7 @@
 """Data sources: synthetic, Parquet directory, Binance public-data CSV, freqtrade files, in-memory."""
-from gridregime.collect.sources.base import (
-    SOURCE_KINDS,
-    TIMEFRAMES,
-    DataSource,
-    SourceDataError,
-    open_source,
-    validate_bars,
-)
+from gridregime.collect.sources.base import SOURCE_KINDS, open_source
 from gridregime.collect.sources.binance_csv import BinanceCsvSource, read_binance_klines
+from gridregime.collect.sources.common import TIMEFRAMES, DataSource, SourceDataError, validate_bars
 from gridregime.collect.sources.freqtrade import FreqtradeSource, pair_to_symbol, read_freqtrade_file, symbol_to_pair
 from gridregime.collect.sources.memory import InMemorySource
 from gridregime.collect.sources.parquet import ParquetDirSource, read_bars_parquet

@@ -20,16 +20,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from gridregime.bars import bars_table
-from gridregime.collect.sources.base import (
-    SourceDataError,
-    bars_for_timeframe,
-    check_time_range,
-    check_timeframe,
-    concat_dedup,
-    validate_bars,
-)
+from gridregime.collect.sources.common import FileSource, SourceDataError, validate_bars
 from gridregime.errors import InvalidParameterError
-from gridregime.symbols import validate_symbol
 
 KLINE_COLUMNS = (
     "open_time", "open", "high", "low", "close", "volume", "close_time",
@@ -41,7 +33,7 @@ _MICROSECOND_THRESHOLD = 100_000_000_000_000
 _NAME_RE = re.compile(r"^(?P<pair>[A-Z0-9]+)-(?P<tf>\d+[smhdwM])-(?P<period>[\d-]+)\.(?P<ext>csv|zip)$")
 
 
-class BinanceCsvSource:
+class BinanceCsvSource(FileSource):
     """Bars from one Binance kline CSV/zip, or from a directory of them (a :class:`DataSource`).
 
     In a directory, files are chosen by their Binance name (``ETHUSDT-1m-2025-06.zip``); a single
@@ -54,11 +46,7 @@ class BinanceCsvSource:
         self.path = Path(path)
         if not self.path.exists():
             raise InvalidParameterError(f"path: {str(self.path)!r} does not exist")
-        self.name = "binance-csv"
-        self._cache: dict[tuple[str, int, int], pa.Table] = {}
-
-    def __repr__(self) -> str:
-        return f"BinanceCsvSource({str(self.path)!r})"
+        super().__init__(self.path, "binance-csv", read_binance_klines)
 
     def _files(self, symbol: str, timeframe: str) -> tuple[str, list[Path]]:
         pair = symbol.replace("-", "")
@@ -83,23 +71,11 @@ class BinanceCsvSource:
             f"symbol: no {pair}-{timeframe}-*.csv or .zip file in {str(self.path)!r}"
         )
 
-    def fetch_ohlcv(self, symbol: str, timeframe: str, start: object, end: object) -> pa.Table:
-        """Bars with ``start <= ts < end`` from the file(s), sorted and de-duplicated."""
-        symbol = validate_symbol(symbol)
-        timeframe = check_timeframe(timeframe)
-        start_ms, end_ms = check_time_range(start, end)
+    def _choose_files(self, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> tuple[str, list[Path]]:
         native, paths = self._files(symbol, timeframe)
         if native not in ("1m", "1h"):
             raise InvalidParameterError(f"timeframe: cannot serve {timeframe} from {native} files")
-        parts = [(p, self._read(p, native)) for p in paths]
-        return bars_for_timeframe(concat_dedup(parts), native, timeframe, start_ms, end_ms)
-
-    def _read(self, path: Path, timeframe: str) -> pa.Table:
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        if key not in self._cache:
-            self._cache[key] = read_binance_klines(path, timeframe=timeframe)
-        return self._cache[key]
+        return native, paths
 
 
 def _csv_bytes(path: Path) -> tuple[bytes, str]:

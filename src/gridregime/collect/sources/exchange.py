@@ -30,11 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from gridregime.bars import bars_table
-from gridregime.collect.sources.base import (
-    SourceDataError,
-    check_time_range,
-    check_timeframe,
-)
+from gridregime.collect.sources.common import SourceDataError, check_time_range, check_timeframe
 from gridregime.errors import InvalidParameterError
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR_MS, MINUTE_MS, from_ms, iso_z

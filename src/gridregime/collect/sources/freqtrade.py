@@ -16,15 +16,9 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from gridregime.bars import BAR_COLUMNS, bars_table, normalize_bars
-from gridregime.collect.sources.base import (
-    SourceDataError,
-    bars_for_timeframe,
-    check_time_range,
-    check_timeframe,
-    validate_bars,
-)
-from gridregime.errors import GridRegimeError, InvalidParameterError
+from gridregime.bars import BAR_COLUMNS, bars_table
+from gridregime.collect.sources.common import FileSource, SourceDataError, normalize_file_bars, validate_bars
+from gridregime.errors import InvalidParameterError
 from gridregime.symbols import validate_symbol
 
 #: File suffixes in the order they are preferred when several exist for one pair and timeframe.
@@ -46,7 +40,7 @@ def pair_file_stem(symbol: str, timeframe: str) -> str:
     return f"{validate_symbol(symbol).replace('-', '_')}-{timeframe}"
 
 
-class FreqtradeSource:
+class FreqtradeSource(FileSource):
     """Bars from a freqtrade data directory such as ``user_data/data/binance`` (a :class:`DataSource`).
 
     ``1h`` is read from ``PAIR-1h.*`` when present, else aggregated from ``PAIR-1m.*``.
@@ -56,11 +50,7 @@ class FreqtradeSource:
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise InvalidParameterError(f"directory: expected a freqtrade data directory, got {str(self.directory)!r}")
-        self.name = "freqtrade"
-        self._cache: dict[tuple[str, int, int], pa.Table] = {}
-
-    def __repr__(self) -> str:
-        return f"FreqtradeSource({str(self.directory)!r})"
+        super().__init__(self.directory, "freqtrade", read_freqtrade_file)
 
     def find_file(self, symbol: str, timeframe: str) -> Path | None:
         stem = pair_file_stem(symbol, timeframe)
@@ -70,25 +60,14 @@ class FreqtradeSource:
                 return path
         return None
 
-    def fetch_ohlcv(self, symbol: str, timeframe: str, start: object, end: object) -> pa.Table:
-        """Bars with ``start <= ts < end``."""
-        symbol = validate_symbol(symbol)
-        timeframe = check_timeframe(timeframe)
-        start_ms, end_ms = check_time_range(start, end)
+    def _choose_files(self, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> tuple[str, list[Path]]:
         for native in dict.fromkeys((timeframe, "1m")):
             path = self.find_file(symbol, native)
             if path is not None:
-                return bars_for_timeframe(self._read(path, native), native, timeframe, start_ms, end_ms)
+                return native, [path]
         raise InvalidParameterError(
             f"symbol: no {pair_file_stem(symbol, timeframe)}{{{','.join(SUFFIXES)}}} in {str(self.directory)!r}"
         )
-
-    def _read(self, path: Path, timeframe: str) -> pa.Table:
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        if key not in self._cache:
-            self._cache[key] = read_freqtrade_file(path, timeframe=timeframe)
-        return self._cache[key]
 
 
 def read_freqtrade_file(path: str | Path, *, timeframe: str | None = None) -> pa.Table:
@@ -146,13 +125,4 @@ def _read_columnar(path: Path) -> pa.Table:
         raise SourceDataError(path, None, "missing column 'date'; expected date, open, high, low, close, volume "
                                           f"(got {raw.column_names})")
     raw = raw.rename_columns(["ts" if c == "date" else c for c in raw.column_names])
-    try:
-        table = normalize_bars(raw, name=str(path))
-    except GridRegimeError as exc:
-        raise SourceDataError(path, None, str(exc).split(": ", 1)[-1]) from None
-    for col_name in table.column_names:
-        col = table.column(col_name)
-        if col.null_count:
-            row = next(i for i, v in enumerate(col.is_null().to_pylist()) if v)
-            raise SourceDataError(path, f"row {row}", f"{'date' if col_name == 'ts' else col_name} is null")
-    return table
+    return normalize_file_bars(raw, path, column_names={"ts": "date"})

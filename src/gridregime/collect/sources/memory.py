@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from gridregime.bars import normalize_bars
-from gridregime.collect.sources.base import bars_for_timeframe, check_time_range, check_timeframe, validate_bars
+from gridregime.collect.sources.common import bars_for_timeframe, check_time_range, check_timeframe, validate_bars
 from gridregime.errors import InvalidParameterError
 from gridregime.symbols import validate_symbol
 

@@ -15,17 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gridregime.bars import BAR_COLUMNS, normalize_bars
-from gridregime.collect.sources.base import (
-    SourceDataError,
-    bars_for_timeframe,
-    check_time_range,
-    check_timeframe,
-    concat_dedup,
-    validate_bars,
-)
-from gridregime.errors import GridRegimeError, InvalidParameterError
-from gridregime.symbols import validate_symbol
+from gridregime.bars import BAR_COLUMNS
+from gridregime.collect.sources.common import FileSource, SourceDataError, normalize_file_bars, validate_bars
+from gridregime.errors import InvalidParameterError
 from gridregime.timeutil import to_ms
 
 _NAME_RE = re.compile(
@@ -53,7 +45,7 @@ class ParquetFile:
         return datetime(self.last.year, self.last.month, self.last.day, tzinfo=timezone.utc) + timedelta(days=1)
 
 
-class ParquetDirSource:
+class ParquetDirSource(FileSource):
     """Bars from a directory of ``SYMBOL_TF_FIRST_LAST.parquet`` files (a :class:`DataSource`).
 
     ``1h`` requests are served from the ``1h`` files overlapping the request when there are
@@ -75,11 +67,8 @@ class ParquetDirSource:
                 f"directory: expected a directory of Parquet files or one such file, got {str(path)!r}"
             )
         self.directory = path
-        self.name = f"parquet:{(self._only or self.directory).name}"
-        self._cache: dict[tuple[str, int, int], pa.Table] = {}
-
-    def __repr__(self) -> str:
-        return f"ParquetDirSource({str(self._only or self.directory)!r})"
+        super().__init__(self._only or self.directory, f"parquet:{(self._only or self.directory).name}",
+                         read_bars_parquet)
 
     def files(self, symbol: str | None = None, timeframe: str | None = None) -> list[ParquetFile]:
         """Candle files in the directory, optionally for one symbol and timeframe, sorted by start."""
@@ -99,11 +88,8 @@ class ParquetDirSource:
             out.append(ParquetFile(path, m["symbol"], m["tf"], first, last))
         return sorted(out, key=lambda f: (f.first, f.last, f.path.name))
 
-    def fetch_ohlcv(self, symbol: str, timeframe: str, start: object, end: object) -> pa.Table:
-        """Bars with ``start <= ts < end`` from every overlapping file, sorted and de-duplicated."""
-        symbol = validate_symbol(symbol)
-        timeframe = check_timeframe(timeframe)
-        start_ms, end_ms = check_time_range(start, end)
+    def _choose_files(self, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> tuple[str, list[Path]]:
+        """Every file overlapping the request."""
         natives = (timeframe, "1m") if timeframe == "1h" else (timeframe,)
         found = {tf: self.files(symbol, tf) for tf in natives}
         if not any(found.values()):
@@ -117,16 +103,7 @@ class ParquetDirSource:
             if chosen:
                 native = tf
                 break
-        parts = [(f.path, self._read(f.path, native)) for f in chosen]
-        return bars_for_timeframe(concat_dedup(parts), native, timeframe, start_ms, end_ms)
-
-    def _read(self, path: Path, timeframe: str) -> pa.Table:
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        table = self._cache.get(key)
-        if table is None:
-            table = self._cache[key] = read_bars_parquet(path, timeframe=timeframe)
-        return table
+        return native, [f.path for f in chosen]
 
 
 class SourceNote(UserWarning):
@@ -195,14 +172,6 @@ def read_bars_parquet(path: str | Path, *, timeframe: str | None = None) -> pa.T
         if pa.types.is_decimal(raw.column(name).type):
             # through text: Arrow's decimal -> float cast is not correctly rounded, parsing text is
             raw = raw.set_column(i, name, raw.column(name).cast(pa.string()).cast(pa.float64()))
-    try:
-        table = normalize_bars(raw, name=str(path))
-    except GridRegimeError as exc:
-        raise SourceDataError(path, None, str(exc).split(": ", 1)[-1]) from None
-    for name in table.column_names:
-        col = table.column(name)
-        if col.null_count:
-            row = next(i for i, v in enumerate(col.is_null().to_pylist()) if v)
-            raise SourceDataError(path, f"row {row}", f"{name} is null")
+    table = normalize_file_bars(raw, path)
     validate_bars(table, path=path, timeframe=timeframe)
     return table

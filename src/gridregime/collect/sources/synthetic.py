@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from gridregime.bars import bars_table, slice_time
-from gridregime.collect.sources.base import bars_for_timeframe, check_time_range, check_timeframe
+from gridregime.collect.sources.common import bars_for_timeframe, check_time_range, check_timeframe
 from gridregime.errors import InvalidParameterError
 from gridregime.symbols import validate_symbol
 from gridregime.timeutil import HOUR_MS, MINUTE_MS, to_ms
