@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     engine = RegimeEngine()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        hours = build_snapshot(Path(tmp), hours=24)
+        build_snapshot(Path(tmp), hours=24)
         reader = SnapshotReader(tmp)
         snap = reader.load_snapshot(SYMBOL, HOUR)
         rows["analyze_from_snapshot (loaded, 1000 h history)"] = timed(

@@ -47,9 +47,8 @@ from gridregime.grid import (
     replay,
     stop,
 )
-from gridregime.grid.config import iso_utc
 from gridregime.snapshot import SnapshotReader, SnapshotStorage
-from gridregime.timeutil import HOUR, UTC
+from gridregime.timeutil import HOUR, UTC, iso_z
 
 NAME_RE = re.compile(r"^(?P<symbol>[A-Z0-9]+-[A-Z0-9]+)_1m_(?P<first>\d{4}-\d{2}-\d{2})_(?P<last>\d{4}-\d{2}-\d{2})$")
 RETRIGGER_HOURS = 24
@@ -169,8 +168,8 @@ def summarise(symbol, steps, versions, gate_config) -> dict:
     return {
         "symbol": symbol,
         "hours": len(steps),
-        "first_hour": iso_utc(steps[0].hour),
-        "last_hour": iso_utc(steps[-1].hour),
+        "first_hour": iso_z(steps[0].hour, microseconds=True),
+        "last_hour": iso_z(steps[-1].hour, microseconds=True),
         "verdicts": dict(verdicts),
         "actions": dict(actions),
         "stops": len(stops),

@@ -15,7 +15,7 @@ from gridregime.levels import (  # noqa: F401 (re-exported: grid levels live in 
     MAX_LEVELS, MIN_LEVELS, SpacingMode, _enum, _finite_positive, grid_levels,
 )
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import UTC, to_utc
+from gridregime.timeutil import UTC, iso_z, to_utc
 
 
 class GridMode(str, Enum):
@@ -23,11 +23,6 @@ class GridMode(str, Enum):
 
     NORMAL = "NORMAL"
     PROBATION = "PROBATION"
-
-
-def iso_utc(dt: datetime) -> str:
-    """ISO-8601 with a ``Z`` suffix, keeping microseconds so times round-trip exactly."""
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -133,7 +128,7 @@ class GridConfig:
             "enabled": self.enabled,
             "mode": self.mode.value,
             "version": self.version,
-            "created_at": iso_utc(self.created_at),
+            "created_at": iso_z(self.created_at, microseconds=True),
             "reason": self.reason,
         }
 

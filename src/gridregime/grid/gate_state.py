@@ -15,9 +15,8 @@ import orjson
 
 from gridregime._atomic import atomic_write_bytes
 from gridregime.errors import GridRegimeError, InvalidParameterError
-from gridregime.grid.config import iso_utc
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import HOUR, to_utc_hour
+from gridregime.timeutil import HOUR, iso_z, to_utc_hour
 
 STATE_FORMAT = 1
 
@@ -96,8 +95,8 @@ class GateState:
             "format": STATE_FORMAT,
             "symbol": self.symbol,
             "phase": self.phase.value,
-            "last_hour": None if self.last_hour is None else iso_utc(self.last_hour),
-            "stopped_at": None if self.stopped_at is None else iso_utc(self.stopped_at),
+            "last_hour": None if self.last_hour is None else iso_z(self.last_hour, microseconds=True),
+            "stopped_at": None if self.stopped_at is None else iso_z(self.stopped_at, microseconds=True),
             "stop_reason": self.stop_reason,
             "hold": self.hold,
             "gate3_bars": self.gate3_bars,

@@ -37,11 +37,10 @@ from itertools import pairwise
 from typing import Any
 
 from gridregime.errors import InvalidParameterError
-from gridregime.grid.config import iso_utc
 from gridregime.grid.gate_state import GateState, GateStateStore, Phase, initial_state, restart, stop
 from gridregime.grid.inputs import RANGE_OK, TREND, MarketState, as_market_state
 from gridregime.grid.settings import GateConfig
-from gridregime.timeutil import to_utc_hour
+from gridregime.timeutil import iso_z, to_utc_hour
 
 __all__ = ["GATE_NAMES", "Condition", "GateConfig", "GateEvaluation", "GateReport", "GateState", "GateStateStore",
            "Phase", "apply_events", "evaluate", "gate_conditions", "initial_state", "readiness", "replay", "restart",
@@ -129,7 +128,7 @@ class GateEvaluation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "symbol": self.symbol, "hour": iso_utc(self.hour), "phase_before": self.phase_before.value,
+            "symbol": self.symbol, "hour": iso_z(self.hour, microseconds=True), "phase_before": self.phase_before.value,
             "phase": self.phase.value, "transitions": list(self.transitions),
             "gates": [g.to_dict() for g in self.gates], "hours_stopped": self.hours_stopped,
             "time_floor_hours_left": self.time_floor_hours_left, "time_floor_met": self.time_floor_met,

@@ -28,7 +28,7 @@ from enum import Enum
 from typing import Any
 
 from gridregime.errors import InvalidParameterError
-from gridregime.grid.config import GridConfig, GridMode, iso_utc
+from gridregime.grid.config import GridConfig, GridMode
 from gridregime.grid.gate_state import GateState, Phase
 from gridregime.grid.gates import readiness
 from gridregime.grid.inputs import (
@@ -45,6 +45,7 @@ from gridregime.grid.probation import (
     quick_stop_triggers,
 )
 from gridregime.grid.settings import GridPolicy
+from gridregime.timeutil import iso_z
 
 
 class Action(str, Enum):
@@ -78,7 +79,7 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "symbol": self.symbol, "hour": iso_utc(self.hour), "action": self.action.value,
+            "symbol": self.symbol, "hour": iso_z(self.hour, microseconds=True), "action": self.action.value,
             "actionable": self.actionable, "informational": self.informational, "reason": self.reason,
             "grid_enabled": self.grid_enabled, "verdict": self.verdict, "warnings": list(self.warnings),
             "proposed": None if self.proposed is None else self.proposed.to_dict(),

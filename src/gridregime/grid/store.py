@@ -39,9 +39,9 @@ from filelock import FileLock
 
 from gridregime._atomic import atomic_write_bytes
 from gridregime.errors import GridRegimeError, InvalidParameterError
-from gridregime.grid.config import GridConfig, iso_utc
+from gridregime.grid.config import GridConfig
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import UTC
+from gridregime.timeutil import UTC, iso_z
 
 GENESIS_HASH = "0" * 64
 ENTRY_KEYS = frozenset({"version", "prev_hash", "created_at", "reason", "config", "hash"})
@@ -392,7 +392,7 @@ class GridHistoryStore:
                 repaired = previous.with_changes(version=keep + 1, reason=reason,
                                                  created_at=now or datetime.now(UTC))
                 entry: dict[str, Any] = {"version": keep + 1, "prev_hash": tail["hash"],
-                                         "created_at": iso_utc(now or datetime.now(UTC)), "reason": reason,
+                                         "created_at": iso_z(now or datetime.now(UTC), microseconds=True), "reason": reason,
                                          "config": repaired.to_dict()}
                 entry["hash"] = entry_hash(entry)
                 lines.append(orjson.dumps(entry) + b"\n")
@@ -461,7 +461,7 @@ class GridHistoryStore:
             entry: dict[str, Any] = {
                 "version": version,
                 "prev_hash": prev_hash,
-                "created_at": iso_utc(datetime.now(UTC)),
+                "created_at": iso_z(datetime.now(UTC), microseconds=True),
                 "reason": reason,
                 "config": new.to_dict(),
             }

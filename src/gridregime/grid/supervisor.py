@@ -47,7 +47,7 @@ import orjson
 
 from gridregime._atomic import atomic_write_bytes
 from gridregime.errors import GridRegimeError, InvalidParameterError
-from gridregime.grid.config import GridConfig, GridMode, iso_utc
+from gridregime.grid.config import GridConfig, GridMode
 from gridregime.grid.gate_state import GateState, Phase, initial_state, restart, stop
 from gridregime.grid.gates import GateEvaluation, evaluate, readiness
 from gridregime.grid.inputs import MarketState, as_market_state
@@ -63,7 +63,7 @@ from gridregime.grid.recommend import Action, Recommendation, recommend
 from gridregime.grid.settings import GateConfig, GridPolicy
 from gridregime.grid.store import GridHistoryStore
 from gridregime.symbols import validate_symbol
-from gridregime.timeutil import HOUR, to_utc_hour
+from gridregime.timeutil import HOUR, iso_z, to_utc_hour
 
 SUPERVISOR_FORMAT = 1
 
@@ -82,7 +82,7 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, datetime):
-        return iso_utc(value)
+        return iso_z(value, microseconds=True)
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
@@ -106,7 +106,7 @@ class SupervisorEvent:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "hour": iso_utc(self.hour), "reason": self.reason,
+        return {"kind": self.kind, "hour": iso_z(self.hour, microseconds=True), "reason": self.reason,
                 "grid_version": self.grid_version, "details": {k: _clean(v) for k, v in self.details.items()}}
 
 
@@ -174,7 +174,7 @@ class SupervisorStep:
     def to_dict(self) -> dict[str, Any]:
         prob = self.probation
         return {
-            "symbol": self.symbol, "hour": iso_utc(self.hour), "market": self.market.to_dict(),
+            "symbol": self.symbol, "hour": iso_z(self.hour, microseconds=True), "market": self.market.to_dict(),
             "evaluation": self.evaluation.to_dict(),
             "recommendation": None if self.recommendation is None else self.recommendation.to_dict(),
             "events": [e.to_dict() for e in self.events], "state": self.state.to_dict(),
@@ -367,7 +367,7 @@ class GridSupervisor:
             "symbol": self.symbol,
             "gate_state": self._state.to_dict(),
             "grid_versions": self._known_versions,
-            "last_restart": None if self._last_restart is None else iso_utc(self._last_restart),
+            "last_restart": None if self._last_restart is None else iso_z(self._last_restart, microseconds=True),
             "probation_window": None if self._window is None else [[m.to_dict(), p] for m, p in self._window],
         }
         atomic_write_bytes(path, orjson.dumps(data))
@@ -489,7 +489,7 @@ class GridSupervisor:
         must equal what this hour produces); the state is written last, so a crash in between is
         repaired by retrying the hour.
         """
-        at = iso_utc(hour.market.hour)
+        at = iso_z(hour.market.hour, microseconds=True)
         pending = self._history[self._known_versions:]
         updates = [e for e in hour.events if "update" in e]
         if len(pending) > len(updates):
