@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "gridregime/fenwick.h"
+#include "gridregime/portable.h"
 
 typedef struct {
     uint64_t key; /* order-preserving image of the value */
@@ -113,7 +114,7 @@ static void gr_bucket_sort_keyed(gr_keyed *a, gr_keyed *tmp, ptrdiff_t n, int de
     }
     uint64_t span = hi - lo;
     if (span == 0) return; /* all keys equal */
-    int span_bits = 64 - __builtin_clzll(span);
+    int span_bits = gr_msb64(span) + 1;
     int digit = 2;         /* about four items per bucket */
     while (digit < GR_SORT_MAX_DIGIT && ((ptrdiff_t)1 << (digit + 2)) < n) ++digit;
     if (digit > span_bits) digit = span_bits;
