@@ -26,6 +26,16 @@ typedef ptrdiff_t gr_idx;
 #define GR_NO_TRAPPING_MATH
 #endif
 
+/* A function kept out of line: rare work (such as starting a block) called from a hot loop,
+   which would otherwise take registers from the loop. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GR_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define GR_NOINLINE __declspec(noinline)
+#else
+#define GR_NOINLINE
+#endif
+
 /* Index of the lowest set bit of x (x != 0). */
 static inline int gr_ctz64(uint64_t x)
 {
