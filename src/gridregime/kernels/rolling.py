@@ -35,6 +35,7 @@ from gridregime._libs import smoothing as _smoothing
 from gridregime._libs import trend as _trend
 from gridregime.errors import InvalidParameterError
 from gridregime.kernels._validate import (
+    as_1d_numeric,
     as_float64,
     check_min_periods,
     check_same_length,
@@ -71,10 +72,7 @@ def _float64_keep_inf(values, name: str) -> np.ndarray:
     extra scan for ``inf`` per input would slow down markedly; they treat +/-inf as missing
     themselves, so the result is the same as with ``as_float64``.
     """
-    arr = np.asarray(values)
-    if arr.ndim != 1 or arr.dtype.kind not in "fiub":
-        return as_float64(values, name)  # raises the shared, named error
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    return np.ascontiguousarray(as_1d_numeric(values, name), dtype=np.float64)
 
 
 def _ohlc_arrays(high, low, close) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
