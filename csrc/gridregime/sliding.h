@@ -117,6 +117,46 @@ static inline void gr_var_finish(double *out, gr_idx m, double inv_dof, int take
     }
 }
 
+/* Rolling mean alone over full windows (x[i - w .. i - 1] finite): slides s1 over steps
+   i .. n - 1 while x[i] and x[i - w] are finite, storing the mean to out[i]; a window whose
+   values are all equal (run >= w) gets exactly that value. Returns the step it stopped at:
+   n, a missing value entering or leaving (nothing done), or a step due for the periodic
+   exact recomputation (its sums slid, nothing stored). As the generic loop of _moments
+   (moments.pyx) with no variance, in C so that the state stays in registers. */
+typedef struct {
+    double k, s1, prev;
+    gr_idx run, since;
+} gr_mean_state;
+
+static inline gr_idx gr_mean_steps(gr_mean_state *st, const double *x, gr_idx i, gr_idx n,
+                                   gr_idx w, double inv_w, gr_idx every, double *out)
+{
+    double k = st->k, s1 = st->s1, prev = st->prev;
+    gr_idx run = st->run, since = st->since;
+    for (; i < n; i++) {
+        double v = x[i], vo = x[i - w];
+        if ((v - v) + (vo - vo) != 0.0)
+            break;
+        s1 += (v - k) - (vo - k);
+        if (v == prev) {
+            run++;
+        } else {  /* (prev is kept on a tie: 0.0 and -0.0 compare equal) */
+            run = 1;
+            prev = v;
+        }
+        since++;
+        if (run >= w) {
+            out[i] = prev;
+            continue;
+        }
+        if (since >= every)
+            break;
+        out[i] = k + s1 * inv_w;
+    }
+    st->k = k; st->s1 = s1; st->prev = prev; st->run = run; st->since = since;
+    return i;
+}
+
 /* Lag-1 autocorrelation. With one centre k for both sides, the lagged window at step i is
    the unlagged window of step i - 1, so its sums (sb, sbb, and its centred square sum vb)
    are those of the previous step: only sa, saa and the cross sum sab slide, and vb needs no

@@ -25,6 +25,12 @@ cdef extern from "gridregime/sliding.h" nogil:
                       f8 inv_w) noexcept
     void gr_var_finish(f8* out, idx_t m, f8 inv_dof, int take_sqrt) noexcept
 
+    ctypedef struct gr_mean_state:
+        f8 k, s1, prev
+        idx_t run, since
+    idx_t gr_mean_steps(gr_mean_state* st, const f8* x, idx_t i, idx_t n, idx_t w, f8 inv_w,
+                        idx_t every, f8* out) noexcept
+
     ctypedef struct gr_ac1_state:
         f8 k, sa, saa, sab, amax, va, pa, po, pv
         idx_t ca, since

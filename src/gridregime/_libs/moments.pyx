@@ -19,6 +19,8 @@ from gridregime._libs._float_ops cimport is_finite
 from gridregime._libs._sliding cimport (
     CANCEL_RATIO,
     WIN_BLOCK,
+    gr_mean_state,
+    gr_mean_steps,
     gr_var_exact,
     gr_var_finish,
     gr_var_state,
@@ -49,6 +51,29 @@ cdef inline void _recentre(const f8* x, idx_t lo, idx_t hi, f8 ref, f8 inv_cnt,
     s2[0] = b
 
 
+cdef inline void _outputs(const f8* x, idx_t i, idx_t lo, idx_t cnt, idx_t ddof, f8 prev,
+                          f8 inv_cnt, f8 inv_dof, idx_t every, f8* k, f8* s1, f8* s2,
+                          f8* s2max, idx_t* since, f8* mean_out, f8* var_out,
+                          bint take_sqrt) noexcept nogil:
+    """Mean and/or variance at step i, whose window x[lo..i] holds ``cnt`` valid values that
+    are not all equal. The sums are first recomputed exactly when cancellation threatens
+    the variance, or when the periodic recomputation is due."""
+    cdef f8 ssq = s2[0] - s1[0] * s1[0] * inv_cnt, var
+    if (var_out != NULL and ssq < CANCEL_RATIO * s2max[0]) or since[0] >= every:
+        _recentre(x, lo, i, prev, inv_cnt, k, s1, s2)
+        s2max[0] = s2[0]
+        since[0] = 0
+        ssq = s2[0] - s1[0] * s1[0] * inv_cnt
+    if mean_out != NULL:
+        mean_out[i] = k[0] + s1[0] * inv_cnt
+    if var_out != NULL:
+        if cnt > ddof:
+            var = ssq * inv_dof if ssq > 0.0 else 0.0
+            var_out[i] = sqrt(var) if take_sqrt else var
+        else:
+            var_out[i] = NAN
+
+
 cdef inline void _moments(const f8* x, idx_t n, idx_t w, idx_t minp, idx_t ddof,
                           f8* mean_out, f8* var_out, bint take_sqrt) noexcept nogil:
     """Rolling mean and/or variance over the last ``w`` positions, NaN skipped.
@@ -57,14 +82,16 @@ cdef inline void _moments(const f8* x, idx_t n, idx_t w, idx_t minp, idx_t ddof,
     Output is NaN when fewer than ``minp`` values are valid (variance: also when the count
     is <= ddof). A window whose valid values are all equal gets exactly that value as mean
     and exactly 0 as variance. Either output pointer may be NULL; ``take_sqrt`` turns the
-    variance into a standard deviation. Inline so that each caller's constant arguments
-    (NULL outputs, take_sqrt) are folded away by the C compiler.
+    variance into a standard deviation. Full windows of valid values run in steady-state
+    loops: the mean alone and the variance alone each in C (gr_mean_steps, gr_var_steps),
+    both together here.
     """
     cdef idx_t i = 0, cnt = 0, since = 0, run = 0, every = recompute_every(w)
     cdef idx_t inv_for = -1, j, i1
     cdef bint add, rem
     cdef gr_var_state st
-    cdef f8 v, vo, yn, yo, k = 0.0, s1 = 0.0, s2 = 0.0, s2max = 0.0, ssq, prev = NAN, var
+    cdef gr_mean_state ms
+    cdef f8 v, vo, yn, yo, k = 0.0, s1 = 0.0, s2 = 0.0, s2max = 0.0, prev = NAN
     cdef f8 inv_cnt = 0.0, inv_dof = 0.0, inv_w = 1.0 / w
     cdef f8 inv_dof_w = 1.0 / (w - ddof) if w > ddof else NAN
     while i < n:
@@ -114,20 +141,8 @@ cdef inline void _moments(const f8* x, idx_t n, idx_t w, idx_t minp, idx_t ddof,
                 inv_for = cnt
                 inv_cnt = 1.0 / cnt
                 inv_dof = 1.0 / (cnt - ddof) if cnt > ddof else NAN
-            ssq = s2 - s1 * s1 * inv_cnt
-            if (var_out != NULL and ssq < CANCEL_RATIO * s2max) or since >= every:
-                _recentre(x, i - w + 1 if i >= w else 0, i, prev, inv_cnt, &k, &s1, &s2)
-                s2max = s2
-                since = 0
-                ssq = s2 - s1 * s1 * inv_cnt
-            if mean_out != NULL:
-                mean_out[i] = k + s1 * inv_cnt
-            if var_out != NULL:
-                if cnt > ddof:
-                    var = ssq * inv_dof if ssq > 0.0 else 0.0
-                    var_out[i] = sqrt(var) if take_sqrt else var
-                else:
-                    var_out[i] = NAN
+            _outputs(x, i, i - w + 1 if i >= w else 0, cnt, ddof, prev, inv_cnt, inv_dof, every,
+                     &k, &s1, &s2, &s2max, &since, mean_out, var_out, take_sqrt)
         i += 1
         if cnt != w:
             continue
@@ -164,6 +179,26 @@ cdef inline void _moments(const f8* x, idx_t n, idx_t w, idx_t minp, idx_t ddof,
             while run < w and x[i - 1 - run] == prev:
                 run += 1
             continue
+        if var_out == NULL:  # mean alone: the sliding loop in C, the exact recomputation here
+            ms.k = k
+            ms.s1 = s1
+            ms.prev = prev
+            ms.run = run
+            ms.since = since
+            while True:
+                i = gr_mean_steps(&ms, x, i, n, w, inv_w, every, mean_out)
+                if i == n or not (is_finite(x[i]) and is_finite(x[i - w])):
+                    break
+                _recentre(x, i - w + 1, i, ms.prev, inv_w, &ms.k, &ms.s1, &s2)
+                ms.since = 0
+                mean_out[i] = ms.k + ms.s1 * inv_w
+                i += 1
+            k = ms.k
+            s1 = ms.s1
+            prev = ms.prev
+            run = ms.run
+            since = ms.since
+            continue
         while i < n:
             v = x[i]
             vo = x[i - w]
@@ -189,17 +224,8 @@ cdef inline void _moments(const f8* x, idx_t n, idx_t w, idx_t minp, idx_t ddof,
                     var_out[i] = 0.0
                 i += 1
                 continue
-            ssq = s2 - s1 * s1 * inv_w
-            if (var_out != NULL and ssq < CANCEL_RATIO * s2max) or since >= every:
-                _recentre(x, i - w + 1, i, prev, inv_w, &k, &s1, &s2)
-                s2max = s2
-                since = 0
-                ssq = s2 - s1 * s1 * inv_w
-            if mean_out != NULL:
-                mean_out[i] = k + s1 * inv_w
-            if var_out != NULL:
-                var = ssq * inv_dof_w if ssq > 0.0 else 0.0
-                var_out[i] = sqrt(var) if take_sqrt else var
+            _outputs(x, i, i - w + 1, w, ddof, prev, inv_w, inv_dof_w, every,
+                     &k, &s1, &s2, &s2max, &since, mean_out, var_out, take_sqrt)
             i += 1
 
 
