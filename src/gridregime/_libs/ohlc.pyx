@@ -45,9 +45,14 @@ cdef inline bint _is_zero(f8 v) noexcept nogil:
     return -TA_EPSILON < v < TA_EPSILON
 
 
-cdef inline bint _bar_ok(f8 hi, f8 lo, f8 cl) noexcept nogil:
-    """All three fields finite (x - x is 0 for finite x, NaN for NaN and +/-inf)."""
-    return (hi - hi) + (lo - lo) + (cl - cl) == 0.0
+cdef inline bint _read_bar(const f8* high, const f8* low, const f8* close, idx_t i, f8* hi,
+                           f8* lo, f8* cl) noexcept nogil:
+    """Bar i into hi, lo, cl; whether its three fields are finite (x - x is 0 for finite x,
+    NaN for NaN and +/-inf)."""
+    hi[0] = high[i]
+    lo[0] = low[i]
+    cl[0] = close[i]
+    return (hi[0] - hi[0]) + (lo[0] - lo[0]) + (cl[0] - cl[0]) == 0.0
 
 
 def true_range(const f8[::1] high, const f8[::1] low, const f8[::1] close):
@@ -83,13 +88,15 @@ def atr(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
     cdef f8 acc = 0.0, pc = 0.0, tr, tr2, a = 0.0, hi, lo, cl, inv = 1.0 / period
     cdef f8 keep = 1.0 - inv, keep2 = keep * keep, keep_inv = keep * inv
     out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
     cdef f8[::1] o = out
+    cdef const f8* hp = &high[0]
+    cdef const f8* lp = &low[0]
+    cdef const f8* cp = &close[0]
     with nogil:
         while i < n:
-            hi = high[i]
-            lo = low[i]
-            cl = close[i]
-            if not _bar_ok(hi, lo, cl):
+            if not _read_bar(hp, lp, cp, i, &hi, &lo, &cl):
                 run = 0
                 o[i] = NAN
                 i += 1
@@ -118,17 +125,11 @@ def atr(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
             # Steady state: two bars per step, so the recursion's dependency chain (one
             # multiply and one add) is paid once per two bars.
             while i + 1 < n:
-                hi = high[i]
-                lo = low[i]
-                cl = close[i]
-                if not _bar_ok(hi, lo, cl):
+                if not _read_bar(hp, lp, cp, i, &hi, &lo, &cl):
                     break
                 tr = fast_max(hi, pc) - fast_min(lo, pc)
                 pc = cl
-                hi = high[i + 1]
-                lo = low[i + 1]
-                cl = close[i + 1]
-                if not _bar_ok(hi, lo, cl):
+                if not _read_bar(hp, lp, cp, i + 1, &hi, &lo, &cl):
                     pc = close[i - 1]  # undo: the generic loop redoes bar i
                     break
                 tr2 = fast_max(hi, pc) - fast_min(lo, pc)
@@ -139,6 +140,13 @@ def atr(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
                 run += 2
                 i += 2
     return out
+
+
+cdef inline void _no_output(f8* adx, f8* plus_di, f8* minus_di, idx_t i) noexcept nogil:
+    """NaN at bar i in the three ADX outputs (missing bar, or warm-up)."""
+    adx[i] = NAN
+    plus_di[i] = NAN
+    minus_di[i] = NAN
 
 
 cdef inline f8 _plus_dm(f8 up, f8 dn) noexcept nogil:
@@ -187,14 +195,9 @@ def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
     pm = &om[0]
     with nogil:
         while i < n:
-            hi = high[i]
-            lo = low[i]
-            cl = close[i]
-            if not _bar_ok(hi, lo, cl):
+            if not _read_bar(hp, lp, cp, i, &hi, &lo, &cl):
                 run = 0
-                oa[i] = NAN
-                op[i] = NAN
-                om[i] = NAN
+                _no_output(pa, pp, pm, i)
                 i += 1
                 continue
             run += 1
@@ -206,9 +209,7 @@ def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
                 sm = 0.0
                 st = 0.0
                 sdx = 0.0
-                oa[i] = NAN
-                op[i] = NAN
-                om[i] = NAN
+                _no_output(pa, pp, pm, i)
                 i += 1
                 continue
             up = hi - ph
@@ -223,9 +224,7 @@ def adx(const f8[::1] high, const f8[::1] low, const f8[::1] close, idx_t period
                 sp += pdm
                 sm += mdm
                 st += tr
-                oa[i] = NAN
-                op[i] = NAN
-                om[i] = NAN
+                _no_output(pa, pp, pm, i)
                 i += 1
                 continue
             sp = sp * keep + pdm

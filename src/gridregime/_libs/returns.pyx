@@ -52,10 +52,22 @@ def log_returns(const f8[::1] x):
     return out
 
 
+cdef inline idx_t _finite_run(const f8* x, idx_t i, idx_t n, f8* o, idx_t* end) noexcept nogil:
+    """The next run of finite values from i: returns its start s and sets ``end`` past its
+    last value; the outputs of the missing values before it (o[i .. s - 1]) are NaN."""
+    cdef idx_t s = i
+    while s < n and not is_finite(x[s]):
+        o[s] = NAN
+        s += 1
+    end[0] = gr_finite_end(x, s, n)
+    return s
+
+
 cdef inline void _autocorr_sums(const f8* x, idx_t t, idx_t w, idx_t lag, f8 inv_w,
-                                f8* ka, f8* kb, f8* s) noexcept nogil:
+                                f8* ka, f8* kb, f8* psa, f8* psb, f8* psaa, f8* psbb,
+                                f8* psab) noexcept nogil:
     """Exact sums of window t (a = x[t-w+1..t], b = a lagged), each side centred on its own
-    mean: s = (sa, sb, saa, sbb, sab)."""
+    mean (ka, kb): sa, sb, saa, sbb and sab."""
     cdef idx_t j
     cdef f8 v = x[t], da = 0.0, db = 0.0, a, b, sa = 0.0, sb = 0.0, saa = 0.0, sbb = 0.0, sab = 0.0
     for j in range(t - w + 1, t + 1):
@@ -71,11 +83,11 @@ cdef inline void _autocorr_sums(const f8* x, idx_t t, idx_t w, idx_t lag, f8 inv
         saa += a * a
         sbb += b * b
         sab += a * b
-    s[0] = sa
-    s[1] = sb
-    s[2] = saa
-    s[3] = sbb
-    s[4] = sab
+    psa[0] = sa
+    psb[0] = sb
+    psaa[0] = saa
+    psbb[0] = sbb
+    psab[0] = sab
 
 
 cdef void _autocorr_run(const f8* x, idx_t s, idx_t e, idx_t w, idx_t lag, f8* o) noexcept nogil:
@@ -91,16 +103,10 @@ cdef void _autocorr_run(const f8* x, idx_t s, idx_t e, idx_t w, idx_t lag, f8* o
     cdef idx_t every = recompute_every(w)
     cdef f8 inv_w = 1.0 / w, ka = 0.0, kb = 0.0, sa, sb, saa, sbb, sab, amax, bmax
     cdef f8 v, vl, vo, vol, a, b, ao, bo, va, vb
-    cdef f8 sums[5]
     cdef f8 bva[WIN_BLOCK]
     cdef f8 bvb[WIN_BLOCK]
     cdef f8 bcv[WIN_BLOCK]
-    _autocorr_sums(x, t0, w, lag, inv_w, &ka, &kb, sums)
-    sa = sums[0]
-    sb = sums[1]
-    saa = sums[2]
-    sbb = sums[3]
-    sab = sums[4]
+    _autocorr_sums(x, t0, w, lag, inv_w, &ka, &kb, &sa, &sb, &saa, &sbb, &sab)
     amax = saa
     bmax = sbb
     # ca, cb: the last index j <= i (resp. i - lag) with x[j] != x[j-1]
@@ -141,12 +147,7 @@ cdef void _autocorr_run(const f8* x, idx_t s, idx_t e, idx_t w, idx_t lag, f8* o
                 if ca <= i - w + 1 or cb <= i - lag - w + 1:
                     va = NAN  # a constant side: no correlation
                 else:
-                    _autocorr_sums(x, i, w, lag, inv_w, &ka, &kb, sums)
-                    sa = sums[0]
-                    sb = sums[1]
-                    saa = sums[2]
-                    sbb = sums[3]
-                    sab = sums[4]
+                    _autocorr_sums(x, i, w, lag, inv_w, &ka, &kb, &sa, &sb, &saa, &sbb, &sab)
                     amax = saa
                     bmax = sbb
                     since = 0
@@ -210,11 +211,7 @@ def rolling_autocorr(const f8[::1] x, idx_t window, idx_t lag):
     cdef f8* op = &o[0]
     with nogil:
         while i < n:
-            s = i
-            while s < n and not is_finite(xp[s]):
-                op[s] = NAN
-                s += 1
-            e = gr_finite_end(xp, s, n)
+            s = _finite_run(xp, i, n, op, &e)
             fill_nan(op, s, s + span - 1 if s + span - 1 < e else e)
             if s + span - 1 < e:
                 if lag == 1:
@@ -353,11 +350,7 @@ def variance_ratio(const f8[::1] r, idx_t q, idx_t window):
                 break
         i = 0
         while i < n:
-            s = i
-            while s < n and not is_finite(rp[s]):
-                op[s] = NAN
-                s += 1
-            e = gr_finite_end(rp, s, n)
+            s = _finite_run(rp, i, n, op, &e)
             fill_nan(op, s, s + w - 1 if s + w - 1 < e else e)
             if s + w - 1 < e:
                 _vr_run(rp, s, e, q, w, c, &qs[0], op)
