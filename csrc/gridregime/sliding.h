@@ -74,7 +74,7 @@ static inline gr_idx gr_var_steps(gr_var_state *st, const double *x, gr_idx i, g
 }
 
 /* Exact two-pass sums of the w finite values x[lo .. lo + w - 1], centred on their mean
-   (ref: any value near them), as _recentre without the missing-value tests. */
+   (ref: any value near them), as _recentre (moments.pyx) without the missing-value tests. */
 static inline void gr_var_exact(gr_var_state *st, const double *x, gr_idx lo, gr_idx w,
                                 double ref, double inv_w)
 {

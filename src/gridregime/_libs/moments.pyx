@@ -7,7 +7,7 @@ they allocate the output with the GIL held and run their loop without it.
 NaN and +/-inf are missing values (the kernels test this themselves, sparing the wrappers a
 scan for infinities). ``rolling_mean`` and ``rolling_std`` skip them and need
 ``min_periods`` valid values (pandas semantics); the Bollinger bandwidth needs full windows.
-Sums slide as described in :mod:`gridregime._libs._sliding` (``_sliding.pxd``). Windows
+Sums slide as described in ``_sliding.pxd`` (sums centred on a recent mean). Windows
 whose valid values are all equal are detected exactly (run of equal values), so their
 variance is exactly 0 and their mean exactly that value.
 """
