@@ -10,12 +10,12 @@
  * twice, so the whole pass costs O(n log window).
  *
  * Use:   gr_window_init(&win, x, n, window)        -- 0 on success, -1 if out of memory
- *        for lo = 0, block, 2*block, ...:
- *            gr_window_start_block(&win, lo, min(lo + block, n));
- *            ... gr_window_rank, gr_window_insert, gr_window_remove,
- *                gr_window_count_less, gr_window_kth
+ *        for t = 0 .. n-1:
+ *            r = gr_window_advance(&win, t);       -- the window is now x[t-window+1 .. t]
+ *            ... win.nobs, gr_window_count_less, gr_window_kth
  *        gr_window_free(&win)
- * After gr_window_start_block(lo, hi) the window holds x[max(0, lo - window + 1) .. lo - 1].
+ * gr_window_advance starts each block (gr_window_start_block), then slides the window by
+ * one value (gr_window_rank, gr_window_insert, gr_window_remove).
  */
 #ifndef GRIDREGIME_DENSE_WINDOW_H
 #define GRIDREGIME_DENSE_WINDOW_H
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "gridregime/fenwick.h"
+#include "gridregime/portable.h"
 
 typedef struct {
     uint64_t key; /* order-preserving image of the value */
@@ -113,7 +114,7 @@ static void gr_bucket_sort_keyed(gr_keyed *a, gr_keyed *tmp, ptrdiff_t n, int de
     }
     uint64_t span = hi - lo;
     if (span == 0) return; /* all keys equal */
-    int span_bits = 64 - __builtin_clzll(span);
+    int span_bits = gr_msb64(span) + 1;
     int digit = 2;         /* about four items per bucket */
     while (digit < GR_SORT_MAX_DIGIT && ((ptrdiff_t)1 << (digit + 2)) < n) ++digit;
     if (digit > span_bits) digit = span_bits;
@@ -154,6 +155,7 @@ typedef struct {
     int32_t *counts;            /* 2*block + 1 entries; [r] = multiplicity of rank r in the window */
     int32_t *tree;              /* Fenwick tree over counts, 2*block + 1 entries */
     ptrdiff_t m, top;           /* number of distinct ranks; fenwick_top(m) */
+    ptrdiff_t block_end;        /* end of the current block (0 before the first) */
     int32_t nobs;               /* non-NaN values in the window */
 } gr_window;
 
@@ -219,8 +221,9 @@ static inline int32_t gr_window_kth(const gr_window *w, int32_t k) {
     return (int32_t)fenwick_search(w->tree, w->m, w->top, k, &rest);
 }
 
-/* Prepare the block x[lo..hi): blocks must be started in order, lo = 0, block, 2*block... */
-static inline void gr_window_start_block(gr_window *w, ptrdiff_t lo, ptrdiff_t hi) {
+/* Prepare the block x[lo..hi): blocks must be started in order, lo = 0, block, 2*block...
+ * Afterwards the window holds x[max(0, lo - window + 1) .. lo - 1]. */
+GR_NOINLINE static void gr_window_start_block(gr_window *w, ptrdiff_t lo, ptrdiff_t hi) {
     const double *x = w->x;
     ptrdiff_t i, j;
 
@@ -295,6 +298,24 @@ static inline void gr_window_start_block(gr_window *w, ptrdiff_t lo, ptrdiff_t h
     w->prev = w->cur;
     w->cur = swap;
     w->n_prev = w->n_cur;
+    w->block_end = hi;
+}
+
+/* Slide the window to end at x[t], for t = 0, 1, ..., n-1 in turn: the window becomes
+ * x[max(0, t - window + 1) .. t]. Returns the dense rank of x[t] (0 when NaN). At the first
+ * value of a block the block is started, which loads the window ending at t - 1; otherwise
+ * x[t - window] leaves. */
+static inline int32_t gr_window_advance(gr_window *w, ptrdiff_t t) {
+    int32_t r;
+    if (t == w->block_end) {
+        gr_window_start_block(w, t, t + w->block < w->n ? t + w->block : w->n);
+    } else if (t >= w->window) {
+        r = gr_window_rank(w, t - w->window);
+        if (r) gr_window_remove(w, r);
+    }
+    r = gr_window_rank(w, t);
+    if (r) gr_window_insert(w, r);
+    return r;
 }
 
 #endif /* GRIDREGIME_DENSE_WINDOW_H */

@@ -19,33 +19,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "gridregime/portable.h"
+
 #define GR_GRIDSIM_PESSIMISTIC 0
 #define GR_GRIDSIM_OHLC 1
 
 /* Number of 64-bit words of a bit set over n slots. */
 static inline int64_t gr_bits_words(int64_t n) { return (n + 63) / 64; }
-
-static inline int gr_ctz64(uint64_t x) /* x != 0 */
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return __builtin_ctzll(x);
-#else
-    int k = 0;
-    while (!(x & 1u)) { x >>= 1; k++; }
-    return k;
-#endif
-}
-
-static inline int gr_msb64(uint64_t x) /* x != 0: index of the highest set bit */
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return 63 - __builtin_clzll(x);
-#else
-    int k = 63;
-    while (!(x >> k)) k--;
-    return k;
-#endif
-}
 
 /* Mask of the bits [lo, hi) of word w (bit b of word w is slot 64 * w + b). */
 static inline uint64_t gr_word_mask(int64_t w, int64_t lo, int64_t hi)

@@ -24,18 +24,13 @@ cdef extern from "gridregime/cluster.h" nogil:
     int64_t gr_cluster_sorted(const f8 *levels, int64_t n, f8 tol, f8 *centers, int64_t *counts)
 
 
-cdef extern from "gridregime/dense_window.h" nogil:
-    ctypedef struct gr_window:
-        Py_ssize_t block
-        double *value_of_rank
-        int32_t nobs
-    int gr_window_init(gr_window *w, const double *x, Py_ssize_t n, Py_ssize_t window)
-    void gr_window_free(gr_window *w)
-    void gr_window_start_block(gr_window *w, Py_ssize_t lo, Py_ssize_t hi)
-    int32_t gr_window_rank(const gr_window *w, Py_ssize_t pos)
-    void gr_window_insert(gr_window *w, int32_t r)
-    void gr_window_remove(gr_window *w, int32_t r)
-    int32_t gr_window_kth(const gr_window *w, int32_t k)
+from gridregime._libs._dense_window cimport (
+    gr_window,
+    gr_window_advance,
+    gr_window_free,
+    gr_window_init,
+    gr_window_kth,
+)
 
 
 cdef inline f8 _order_stat(const gr_window *w, int32_t k) noexcept nogil:
@@ -61,8 +56,7 @@ cdef inline f8 _window_quantile(const gr_window *w, f8 q) noexcept nogil:
 def rolling_quantile_band(const f8[::1] x, idx_t window, idx_t min_periods, f8 lower_q, f8 upper_q):
     """(lo, hi): the ``lower_q`` and ``upper_q`` quantiles of the non-NaN values of each
     trailing window, NaN below ``min_periods`` values. O(n log window)."""
-    cdef idx_t n = x.shape[0], lo, hi, t, block
-    cdef int32_t r
+    cdef idx_t n = x.shape[0], t
     cdef gr_window win
     lower = np.empty(n, dtype=np.float64)
     upper = np.empty(n, dtype=np.float64)
@@ -71,27 +65,15 @@ def rolling_quantile_band(const f8[::1] x, idx_t window, idx_t min_periods, f8 l
     cdef f8[::1] lo_out = lower, hi_out = upper
     if gr_window_init(&win, &x[0], n, window) != 0:
         raise MemoryError("rolling_quantile_band: cannot allocate the window buffers")
-    block = win.block
     with nogil:
-        lo = 0
-        while lo < n:
-            hi = lo + block if lo + block < n else n
-            gr_window_start_block(&win, lo, hi)
-            for t in range(lo, hi):
-                if t > lo and t >= window:
-                    r = gr_window_rank(&win, t - window)
-                    if r:
-                        gr_window_remove(&win, r)
-                r = gr_window_rank(&win, t)
-                if r:
-                    gr_window_insert(&win, r)
-                if win.nobs == 0 or win.nobs < min_periods:
-                    lo_out[t] = NAN
-                    hi_out[t] = NAN
-                else:
-                    lo_out[t] = _window_quantile(&win, lower_q)
-                    hi_out[t] = _window_quantile(&win, upper_q)
-            lo = hi
+        for t in range(n):
+            gr_window_advance(&win, t)
+            if win.nobs == 0 or win.nobs < min_periods:
+                lo_out[t] = NAN
+                hi_out[t] = NAN
+            else:
+                lo_out[t] = _window_quantile(&win, lower_q)
+                hi_out[t] = _window_quantile(&win, upper_q)
         gr_window_free(&win)
     return lower, upper
 

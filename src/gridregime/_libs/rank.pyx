@@ -11,29 +11,22 @@ cimport numpy as cnp
 from libc.math cimport NAN
 from libc.stdint cimport int32_t
 
+from gridregime._libs._dense_window cimport (
+    gr_window,
+    gr_window_advance,
+    gr_window_count_less,
+    gr_window_free,
+    gr_window_init,
+)
 from gridregime._libs._types cimport f8, idx_t
 
 cnp.import_array()
 
 
-cdef extern from "gridregime/dense_window.h" nogil:
-    ctypedef struct gr_window:
-        Py_ssize_t block
-        int32_t *counts
-        int32_t nobs
-    int gr_window_init(gr_window *w, const double *x, Py_ssize_t n, Py_ssize_t window)
-    void gr_window_free(gr_window *w)
-    void gr_window_start_block(gr_window *w, Py_ssize_t lo, Py_ssize_t hi)
-    int32_t gr_window_rank(const gr_window *w, Py_ssize_t pos)
-    void gr_window_insert(gr_window *w, int32_t r)
-    void gr_window_remove(gr_window *w, int32_t r)
-    int32_t gr_window_count_less(const gr_window *w, int32_t r)
-
-
 def rolling_percentile_rank(const f8[::1] x, idx_t window, idx_t min_periods):
     """out[t] = average rank of x[t] among the non-NaN values of x[t-window+1 .. t],
     divided by their count; NaN when x[t] is NaN or fewer than ``min_periods`` values."""
-    cdef idx_t n = x.shape[0], lo, hi, t, block
+    cdef idx_t n = x.shape[0], t
     cdef int32_t r, less, nobs
     cdef gr_window win
     out = np.empty(n, dtype=np.float64)
@@ -42,28 +35,16 @@ def rolling_percentile_rank(const f8[::1] x, idx_t window, idx_t min_periods):
     cdef f8[::1] o = out
     if gr_window_init(&win, &x[0], n, window) != 0:
         raise MemoryError("rolling_percentile_rank: cannot allocate the window buffers")
-    block = win.block
     with nogil:
-        lo = 0
-        while lo < n:
-            hi = lo + block if lo + block < n else n
-            gr_window_start_block(&win, lo, hi)
-            for t in range(lo, hi):
-                if t > lo and t >= window:
-                    r = gr_window_rank(&win, t - window)
-                    if r:
-                        gr_window_remove(&win, r)
-                r = gr_window_rank(&win, t)
-                if r:
-                    gr_window_insert(&win, r)
-                nobs = win.nobs
-                if r == 0 or nobs < min_periods:
-                    o[t] = NAN
-                else:
-                    less = gr_window_count_less(&win, r)
-                    # average of the ranks less+1 .. less+count: exact in float64
-                    o[t] = (2.0 * less + win.counts[r] + 1.0) * 0.5 / nobs
-            lo = hi
+        for t in range(n):
+            r = gr_window_advance(&win, t)
+            nobs = win.nobs
+            if r == 0 or nobs < min_periods:
+                o[t] = NAN
+            else:
+                less = gr_window_count_less(&win, r)
+                # average of the ranks less+1 .. less+count: exact in float64
+                o[t] = (2.0 * less + win.counts[r] + 1.0) * 0.5 / nobs
         gr_window_free(&win)
     return out
 

@@ -10,17 +10,23 @@ import numpy as np
 from gridregime.errors import InvalidParameterError, InvalidParameterTypeError
 
 
+def as_1d_numeric(values, name: str, kinds: str = "fiub") -> np.ndarray:
+    """Return ``values`` as a NumPy array (no copy when already one), checked to be 1-D with a
+    dtype of one of ``kinds`` (NumPy dtype kinds: float, signed, unsigned, bool)."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InvalidParameterError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    if arr.dtype.kind not in kinds:
+        raise InvalidParameterTypeError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    return arr
+
+
 def as_float64(values, name: str) -> np.ndarray:
     """Return ``values`` as a 1-D C-contiguous float64 array (no copy when already one).
 
     ``+/-inf`` become NaN so that every kernel sees a single missing-value marker.
     """
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise InvalidParameterError(f"{name}: expected a 1-D array, got shape {arr.shape}")
-    if arr.dtype.kind not in "fiub":
-        raise InvalidParameterTypeError(f"{name}: expected numbers, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    arr = np.ascontiguousarray(as_1d_numeric(values, name), dtype=np.float64)
     if arr.size and not np.isfinite(arr).all():
         inf = np.isinf(arr)
         if inf.any():

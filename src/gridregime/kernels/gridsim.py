@@ -77,6 +77,7 @@ import numpy as np
 
 from gridregime._libs import gridsim as _gridsim
 from gridregime.errors import InvalidParameterError
+from gridregime.kernels._validate import as_1d_numeric
 from gridregime.levels import grid_levels
 
 __all__ = [
@@ -90,6 +91,8 @@ __all__ = [
 
 PATH_MODES = ("pessimistic", "ohlc")
 _PATH_CODES = {"pessimistic": _gridsim.PESSIMISTIC, "ohlc": _gridsim.OHLC}
+# Prices and quantities are numbers; unlike the indicator inputs, booleans are refused.
+_NUMBER_KINDS = "fiu"
 # Tolerance of the round-down to a lot: a quantity that is a whole number of lots up to the
 # representation error of the division (0.3 / 0.1 = 2.9999999999999996) keeps that lot.
 _LOT_EPS = 1e-9
@@ -114,11 +117,7 @@ def _positive(name: str, value: Any) -> float:
 
 
 def _frozen_float64(values: Any, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise InvalidParameterError(f"{name}: expected a 1-D array, got shape {arr.shape}")
-    if arr.dtype.kind not in "fiu":
-        raise InvalidParameterError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    arr = as_1d_numeric(values, name, kinds=_NUMBER_KINDS)
     out = np.array(arr, dtype=np.float64, order="C")  # a private copy, frozen below
     out.setflags(write=False)
     return out
@@ -329,12 +328,7 @@ class SimulationResult:
 
 def _bars(values: Any, name: str) -> np.ndarray:
     """1-D contiguous float64 (no copy when already one), every value finite and > 0."""
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise InvalidParameterError(f"{name}: expected a 1-D array, got shape {arr.shape}")
-    if arr.dtype.kind not in "fiu":
-        raise InvalidParameterError(f"{name}: expected numbers, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    arr = np.ascontiguousarray(as_1d_numeric(values, name, kinds=_NUMBER_KINDS), dtype=np.float64)
     # min() is NaN when a NaN is present, max() is inf when an inf is: two cheap reductions
     if arr.size and not (arr.min() > 0.0 and arr.max() < math.inf):
         bad = int(np.flatnonzero(~(np.isfinite(arr) & (arr > 0.0)))[0])

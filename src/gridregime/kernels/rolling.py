@@ -1,8 +1,9 @@
 """Rolling and recursive indicators (ATR family, smoothing, moving statistics, regression).
 
 Every function coerces its inputs to contiguous float64 once (``+/-inf`` become NaN),
-validates its parameters, and calls a GIL-free kernel in :mod:`gridregime._libs.rolling`.
-Outputs are new float64 arrays of the input length.
+validates its parameters, and calls a GIL-free kernel in :mod:`gridregime._libs` (``ohlc``,
+``smoothing``, ``moments``, ``trend``, ``returns``, ``extremes``). Outputs are new float64
+arrays of the input length.
 
 NaN policies (each function says which one it follows):
 
@@ -26,9 +27,15 @@ import math
 
 import numpy as np
 
-from gridregime._libs import rolling as _rolling
+from gridregime._libs import extremes as _extremes
+from gridregime._libs import moments as _moments
+from gridregime._libs import ohlc as _ohlc
+from gridregime._libs import returns as _returns
+from gridregime._libs import smoothing as _smoothing
+from gridregime._libs import trend as _trend
 from gridregime.errors import InvalidParameterError
 from gridregime.kernels._validate import (
+    as_1d_numeric,
     as_float64,
     check_min_periods,
     check_same_length,
@@ -65,13 +72,10 @@ def _float64_keep_inf(values, name: str) -> np.ndarray:
     extra scan for ``inf`` per input would slow down markedly; they treat +/-inf as missing
     themselves, so the result is the same as with ``as_float64``.
     """
-    arr = np.asarray(values)
-    if arr.ndim != 1 or arr.dtype.kind not in "fiub":
-        return as_float64(values, name)  # raises the shared, named error
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    return np.ascontiguousarray(as_1d_numeric(values, name), dtype=np.float64)
 
 
-def _ohlc(high, low, close) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ohlc_arrays(high, low, close) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h = _float64_keep_inf(high, "high")
     l = _float64_keep_inf(low, "low")
     c = _float64_keep_inf(close, "close")
@@ -87,8 +91,8 @@ def true_range(high, low, close) -> np.ndarray:
 
     NaN policy: NaN where ``high[i]`` or ``low[i]`` is NaN. No warm-up. O(n).
     """
-    h, l, c = _ohlc(high, low, close)
-    return _rolling.true_range(h, l, c)
+    h, l, c = _ohlc_arrays(high, low, close)
+    return _ohlc.true_range(h, l, c)
 
 
 def atr(high, low, close, period: int = 14) -> np.ndarray:
@@ -100,9 +104,9 @@ def atr(high, low, close, period: int = 14) -> np.ndarray:
     NaN policy: *restart* — a bar with any NaN field is NaN and starts a new series.
     Warm-up: the first ``period`` bars of each run of valid bars. O(n).
     """
-    h, l, c = _ohlc(high, low, close)
+    h, l, c = _ohlc_arrays(high, low, close)
     period = check_window(period, "period")
-    return _rolling.atr(h, l, c, period)
+    return _ohlc.atr(h, l, c, period)
 
 
 def adx(high, low, close, period: int = 14) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,9 +125,9 @@ def adx(high, low, close, period: int = 14) -> tuple[np.ndarray, np.ndarray, np.
     adx, plus_di, minus_di : ndarray
         Rows of one ``(3, n)`` array (a single allocation), each C-contiguous.
     """
-    h, l, c = _ohlc(high, low, close)
+    h, l, c = _ohlc_arrays(high, low, close)
     period = check_window(period, "period", minimum=2)
-    return _rolling.adx(h, l, c, period)
+    return _ohlc.adx(h, l, c, period)
 
 
 def ema(x, period: int, *, seed: str = "sma") -> np.ndarray:
@@ -141,7 +145,7 @@ def ema(x, period: int, *, seed: str = "sma") -> np.ndarray:
     period = check_window(period, "period")
     if seed not in _EMA_SEEDS:
         raise InvalidParameterError(f"seed: expected one of {_EMA_SEEDS}, got {seed!r}")
-    return _rolling.ema(a, period, 2.0 / (period + 1.0), seed == "first")
+    return _smoothing.ema(a, period, 2.0 / (period + 1.0), seed == "first")
 
 
 def wilder(x, period: int) -> np.ndarray:
@@ -152,7 +156,7 @@ def wilder(x, period: int) -> np.ndarray:
     """
     a = as_float64(x, "x")
     period = check_window(period, "period")
-    return _rolling.ema(a, period, 1.0 / period, False)
+    return _smoothing.ema(a, period, 1.0 / period, False)
 
 
 def rolling_mean(x, window: int, min_periods: int | None = None) -> np.ndarray:
@@ -165,7 +169,7 @@ def rolling_mean(x, window: int, min_periods: int | None = None) -> np.ndarray:
     a = _float64_keep_inf(x, "x")
     window = check_window(window)
     min_periods = check_min_periods(min_periods, window)
-    return _rolling.rolling_mean(a, window, min_periods)
+    return _moments.rolling_mean(a, window, min_periods)
 
 
 def rolling_std(x, window: int, min_periods: int | None = None, ddof: int = 1) -> np.ndarray:
@@ -183,7 +187,7 @@ def rolling_std(x, window: int, min_periods: int | None = None, ddof: int = 1) -
     min_periods = check_min_periods(min_periods, window)
     if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or not 0 <= ddof < window:
         raise InvalidParameterError(f"ddof: expected an integer in [0, window={window}), got {ddof!r}")
-    return _rolling.rolling_std(a, window, min_periods, int(ddof))
+    return _moments.rolling_std(a, window, min_periods, int(ddof))
 
 
 def log_returns(x) -> np.ndarray:
@@ -191,7 +195,7 @@ def log_returns(x) -> np.ndarray:
 
     NaN policy: NaN where ``x[i]`` or ``x[i-1]`` is NaN or not positive. O(n).
     """
-    return _rolling.log_returns(as_float64(x, "x"))
+    return _returns.log_returns(as_float64(x, "x"))
 
 
 def rolling_linreg(y, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,7 +211,7 @@ def rolling_linreg(y, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     a = _float64_keep_inf(y, "y")
     window = check_window(window, minimum=2)
-    return _rolling.rolling_linreg(a, window)
+    return _trend.rolling_linreg(a, window)
 
 
 def efficiency_ratio(x, window: int) -> np.ndarray:
@@ -221,7 +225,7 @@ def efficiency_ratio(x, window: int) -> np.ndarray:
     """
     a = _float64_keep_inf(x, "x")
     window = check_window(window)
-    return _rolling.efficiency_ratio(a, window)
+    return _trend.efficiency_ratio(a, window)
 
 
 def rolling_autocorr(x, window: int, lag: int = 1) -> np.ndarray:
@@ -237,7 +241,7 @@ def rolling_autocorr(x, window: int, lag: int = 1) -> np.ndarray:
     a = _float64_keep_inf(x, "x")
     window = check_window(window, minimum=2)
     lag = check_window(lag, "lag")
-    return _rolling.rolling_autocorr(a, window, lag)
+    return _returns.rolling_autocorr(a, window, lag)
 
 
 def variance_ratio(r, q: int, window: int) -> np.ndarray:
@@ -254,7 +258,7 @@ def variance_ratio(r, q: int, window: int) -> np.ndarray:
     a = _float64_keep_inf(r, "r")
     q = check_window(q, "q", minimum=2)
     window = check_window(window, minimum=q + 1)
-    return _rolling.variance_ratio(a, q, window)
+    return _returns.variance_ratio(a, q, window)
 
 
 def rolling_mean_crossings(x, window: int) -> np.ndarray:
@@ -268,7 +272,7 @@ def rolling_mean_crossings(x, window: int) -> np.ndarray:
     """
     a = as_float64(x, "x")
     window = check_window(window, minimum=2)
-    return _rolling.rolling_mean_crossings(a, window)
+    return _trend.rolling_mean_crossings(a, window)
 
 
 def bollinger_bandwidth(x, window: int = 20, k: float = 2.0) -> np.ndarray:
@@ -286,7 +290,7 @@ def bollinger_bandwidth(x, window: int = 20, k: float = 2.0) -> np.ndarray:
         math.isfinite(k) and k > 0
     ):
         raise InvalidParameterError(f"k: expected a finite number > 0, got {k!r}")
-    return _rolling.bollinger_bandwidth(a, window, float(k))
+    return _moments.bollinger_bandwidth(a, window, float(k))
 
 
 def rolling_max(x, window: int) -> np.ndarray:
@@ -295,17 +299,16 @@ def rolling_max(x, window: int) -> np.ndarray:
     NaN policy: *window* — NaN when the window holds a NaN. Warm-up: ``window - 1``.
     O(n) amortised (monotonic deque).
     """
-    a = as_float64(x, "x")
-    window = check_window(window)
-    return _rolling.rolling_max(a, window)
+    return _rolling_extreme(x, window, want_max=True)
 
 
 def rolling_min(x, window: int) -> np.ndarray:
-    """Minimum of each window (units of ``x``); bottleneck ``move_min`` with full windows.
+    """Minimum of each window; bottleneck ``move_min`` with full windows, otherwise as
+    :func:`rolling_max` (units, NaN policy, warm-up, complexity)."""
+    return _rolling_extreme(x, window, want_max=False)
 
-    NaN policy: *window* — NaN when the window holds a NaN. Warm-up: ``window - 1``.
-    O(n) amortised (monotonic deque).
-    """
+
+def _rolling_extreme(x, window: int, want_max: bool) -> np.ndarray:
     a = as_float64(x, "x")
     window = check_window(window)
-    return _rolling.rolling_min(a, window)
+    return _extremes.rolling_extreme(a, window, want_max)
