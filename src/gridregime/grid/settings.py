@@ -28,8 +28,29 @@ from gridregime.errors import InvalidParameterError
 from gridregime.overrides import check_symbol_overrides, for_symbol, parameter_names
 
 
+class _PerSymbol:
+    """What the supervisor's settings share: per-symbol overrides and a plain-dict form."""
+
+    def for_symbol(self, symbol: str) -> Any:
+        """The settings for ``symbol`` (defaults with that symbol's overrides applied)."""
+        return for_symbol(self, symbol)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in parameter_names(type(self))}
+        out["symbol_overrides"] = {s: dict(v) for s, v in self.symbol_overrides.items()}  # type: ignore[attr-defined]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        known = set(parameter_names(cls)) | {"symbol_overrides"}
+        for key in data:
+            if key not in known:
+                raise InvalidParameterError(f"{key}: not a {cls.__name__} field")
+        return cls(**dict(data))
+
+
 @dataclass(frozen=True)
-class GateConfig:
+class GateConfig(_PerSymbol):
     """Gate thresholds (SPEC §8 defaults) with optional per-symbol overrides.
 
     ``symbol_overrides`` maps a symbol to ``{field: value}`` (:mod:`gridregime.overrides`);
@@ -67,20 +88,9 @@ class GateConfig:
             raise InvalidParameterError(f"gate2_bar_range_atr_max: expected a finite number > 0, got {value!r}")
         check_symbol_overrides(self)
 
-    def for_symbol(self, symbol: str) -> GateConfig:
-        """Thresholds for ``symbol`` (defaults with that symbol's overrides applied)."""
-        return for_symbol(self, symbol)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateConfig:
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class GridPolicy:
+class GridPolicy(_PerSymbol):
     """Numbers for fresh grids, probation and quick stops.
 
     Attributes
@@ -155,31 +165,6 @@ class GridPolicy:
             isinstance(self.stop_beyond_atr, num) and not isinstance(self.stop_beyond_atr, bool)
             and math.isfinite(self.stop_beyond_atr) and self.stop_beyond_atr >= 0), "None or a finite number >= 0")
         check_symbol_overrides(self)
-
-    def for_symbol(self, symbol: str) -> GridPolicy:
-        """The numbers for ``symbol`` (defaults with that symbol's overrides applied)."""
-        return for_symbol(self, symbol)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GridPolicy:
-        return _from_dict(cls, data)
-
-
-def _to_dict(obj: Any) -> dict[str, Any]:
-    out = {name: getattr(obj, name) for name in parameter_names(type(obj))}
-    out["symbol_overrides"] = {s: dict(v) for s, v in obj.symbol_overrides.items()}
-    return out
-
-
-def _from_dict(cls: type, data: Mapping[str, Any]) -> Any:
-    known = set(parameter_names(cls)) | {"symbol_overrides"}
-    for key in data:
-        if key not in known:
-            raise InvalidParameterError(f"{key}: not a {cls.__name__} field")
-    return cls(**dict(data))
 
 
 @dataclass(frozen=True)
