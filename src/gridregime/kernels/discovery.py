@@ -106,6 +106,17 @@ def discovery_params(*, lookback: int, trim_atr: float, pivot_order: int, cluste
         _number(w_age, "w_age"))
 
 
+def _column(values, name: str) -> np.ndarray:
+    """A 1-D C-contiguous float64 array, no copy when already one. Unlike ``as_float64`` it
+    keeps ``inf``: a lookback with any non-finite bar is flagged, whichever it holds."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InvalidParameterError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    if arr.dtype.kind not in "fiub":
+        raise InvalidParameterTypeError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
 def _check_params(params) -> None:
     if not isinstance(params, _discovery.DiscoveryParams):
         raise InvalidParameterTypeError(f"params: expected discovery_params(...), got {type(params).__name__}")
@@ -136,8 +147,7 @@ def discover_many(high, low, close, volume, idx, atr, pct_lo, pct_hi, params) ->
     O(n·pivot_order + Σ lookback·(log lookback + bins)) for n bars.
     """
     _check_params(params)
-    h, l, c, v = (as_float64(x, name) for x, name in ((high, "high"), (low, "low"), (close, "close"),
-                                                       (volume, "volume")))
+    h, l, c, v = (_column(x, name) for x, name in ((high, "high"), (low, "low"), (close, "close"), (volume, "volume")))
     n = check_same_length(high=h, low=l, close=c, volume=v)
     at = np.asarray(idx)
     if at.ndim != 1 or (at.size and at.dtype.kind not in "iu"):
