@@ -1,4 +1,5 @@
-"""Hourly features against pandas / TA-Lib twins, and the exact warm-up of each feature."""
+"""Hourly features against the slow twins of tests/reference (each feature wired with its SPEC window),
+and the exact warm-up of each feature."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,8 @@ from gridregime.analysis.features import (
 )
 from gridregime.bars import bars_to_numpy
 from gridregime.config import RegimeConfig
-from tests.analysis import reference as R
+from tests.reference import rank as RK
+from tests.reference import rolling as R
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def close_to(a, b, rtol=1e-9, atol=1e-10):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
 
 
-def test_atr_family_against_talib(cols, feats):
+def test_atr_family_against_slow_twins(cols, feats):
     h, l, c = cols["high"], cols["low"], cols["close"]
     atr = R.atr(h, l, c, 14)
     close_to(feats["atr"], atr)
@@ -43,7 +45,7 @@ def test_atr_family_against_talib(cols, feats):
     close_to(feats["atr_change"], atr / lag)
 
 
-def test_trend_features_against_pandas(cols, feats):
+def test_trend_features_against_slow_twins(cols, feats):
     c = cols["close"]
     atr = R.atr(cols["high"], cols["low"], c, 14)
     slope, _, r2 = R.rolling_linreg(c, 48)
@@ -53,7 +55,7 @@ def test_trend_features_against_pandas(cols, feats):
     close_to(feats["er"], R.efficiency_ratio(c, 24), rtol=1e-9)
 
 
-def test_volatility_features_against_pandas(cols, feats):
+def test_volatility_features_against_slow_twins(cols, feats):
     r = R.log_returns(cols["close"])
     vs, vl = R.rolling_std(r, 24), R.rolling_std(r, 168)
     close_to(feats["vol_short"], vs, rtol=1e-7)
@@ -86,10 +88,10 @@ def test_warmup_is_exact(cols, feats):
     assert set(need) == set(SCORE_RANK_FEATURES)
 
 
-def test_ranks_are_pandas_ranks_in_percent(feats):
+def test_ranks_are_slow_twin_ranks_in_percent(feats):
     cfg = RegimeConfig(rank_window=200, min_rank_periods=50)
     x = feats["er"]
-    expected = 100 * R.rolling_percentile_rank(x, 200, 50)
+    expected = 100 * RK.rolling_percentile_rank(x, 200, 50)
     close_to(rank_series(x, cfg), expected, rtol=1e-12)
     for end in (60, 73, 74, 300, 700):
         got = rank_last(x[:end], cfg)
