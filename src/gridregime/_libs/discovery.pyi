@@ -7,8 +7,6 @@ class DiscoveryParams:
         touch_atr: float, ideal_min: float, ideal_max: float, age_full: float, w_contain: float, w_touch: float,
         w_width: float, w_age: float,
     ) -> None: ...
-    @property
-    def lookback(self) -> int: ...
 
 def range_quality(
     params: DiscoveryParams, containment: float, touches_lower: int, touches_upper: int, width_atr: float, age: int

@@ -7,7 +7,7 @@ turns its arrays into candidates.
 For each requested bar ``i`` the methods run over the lookback bars ``max(0, i - lookback + 1)
 .. i`` and each candidate is measured there. The kernel validates nothing; hours it cannot
 settle (ATR not finite or negative, a price span too narrow for the profile bins) come back
-flagged in ``status``.
+flagged in ``status`` (as are lookbacks holding a non-finite or negative bar).
 """
 import numpy as np
 cimport numpy as cnp
@@ -24,6 +24,7 @@ cdef enum:
     SETTLED = 0
     FALLBACK_ATR = 1  # ATR not finite or negative: no range can be measured in ATR
     FALLBACK_BINS = 2  # the lookback's price span is too narrow for bins of positive width
+    BAD_BARS = 3  # the lookback holds a non-finite price or volume, or a negative volume
     N_METHODS = 4  # percentile, donchian, pivots, volume_profile
 
 
@@ -60,10 +61,6 @@ cdef class DiscoveryParams:
         self.p.w_touch = w_touch
         self.p.w_width = w_width
         self.p.w_age = w_age
-
-    @property
-    def lookback(self):
-        return self.p.lookback
 
 
 cdef int _cmp_f8(const void *a, const void *b) noexcept nogil:
@@ -168,7 +165,8 @@ def discover_many(const f8[::1] high, const f8[::1] low, const f8[::1] close, co
     ``atr``, ``pct_lo``, ``pct_hi`` are per requested bar (ATR at the bar and its percentile
     band). Returns ``(status, usable, lower, upper, width_atr, containment, touches_lower,
     touches_upper, mid_crosses, age, position, quality)``: ``status`` (m,) uint8, 0 = settled,
-    1 = ATR not usable, 2 = price span too narrow for the profile bins; the rest (m, 4) in
+    1 = ATR not usable, 2 = price span too narrow for the profile bins, 3 = a non-finite or
+    negative bar in the lookback; the rest (m, 4) in
     method order, ``usable`` 0 where the bounds are unusable (that candidate is absent).
     """
     cdef const params_t *p = &params.p
@@ -203,8 +201,15 @@ def discover_many(const f8[::1] high, const f8[::1] low, const f8[::1] close, co
         return (status_a, usable_a, lower_a, upper_a, width_a, contain_a, tlo_a, thi_a, cross_a, age_a, pos_a,
                 qual_a)
 
-    # Fractal pivots of the whole series: a bar at least ``order`` bars inside a window has
-    # all its neighbours there, so it is a pivot of the window exactly when of the series.
+    # Fractal pivots of the bars the lookbacks cover: a bar at least ``order`` bars inside a
+    # window has all its neighbours there, so it is a pivot of the window exactly when of the series.
+    cdef idx_t first_bar = idx[0], last_bar = idx[0]
+    for h in range(1, m):
+        if idx[h] < first_bar:
+            first_bar = idx[h]
+        if idx[h] > last_bar:
+            last_bar = idx[h]
+    first_bar = first_bar - lookback + 1 if first_bar - lookback + 1 > 0 else 0
     piv_high_a = np.zeros(n, dtype=np.uint8)
     piv_low_a = np.zeros(n, dtype=np.uint8)
     cdef uint8_t[::1] piv_high = piv_high_a, piv_low = piv_low_a
@@ -218,13 +223,21 @@ def discover_many(const f8[::1] high, const f8[::1] low, const f8[::1] close, co
         raise MemoryError("discover_many: cannot allocate work buffers")
 
     with nogil:
-        gr_fractal_pivots(&high[0], &low[0], n, order, &piv_high[0], &piv_low[0])
+        gr_fractal_pivots(&high[first_bar], &low[first_bar], last_bar + 1 - first_bar, order, &piv_high[first_bar],
+                          &piv_low[first_bar])
 
         for h in range(m):
             i = idx[h]
             lo = i - lookback + 1 if i - lookback + 1 > 0 else 0
             a_atr = atr[h]
             price = close[i]
+            for j in range(lo, i + 1):
+                if not (isfinite(high[j]) and isfinite(low[j]) and isfinite(close[j]) and volume[j] >= 0
+                        and isfinite(volume[j])):
+                    status[h] = BAD_BARS
+                    break
+            if status[h] != SETTLED:
+                continue
             if not (isfinite(a_atr) and a_atr >= 0):
                 status[h] = FALLBACK_ATR
                 continue

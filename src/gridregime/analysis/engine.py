@@ -61,39 +61,22 @@ def _minute_features(cols: dict[str, np.ndarray] | None, hourly: dict[str, np.nd
 
     rv_1m = sqrt(Σ r²) of the hour's 1m log returns, the first taken open → close of the first
     minute; the range is the hour's highest 1m high minus its lowest 1m low. Without 1m bars the
-    hourly bar stands in (|log C/O|, high − low). The minutes of the requested hours are sliced
-    out first, and their log returns and hourly spans computed once.
+    hourly bar stands in (|log C/O|, high − low).
     """
     hours_ms = hourly["ts"][idx]
-    m = idx.size
-    a = b = np.zeros(m, dtype=np.intp)
-    if cols is not None and cols["ts"].size:
-        lo, hi = np.searchsorted(cols["ts"], [hours_ms.min(), hours_ms.max() + HOUR_MS])
-        cols = {k: v[lo:hi] for k, v in cols.items()}
-        mts = cols["ts"]
-        a = np.searchsorted(mts, hours_ms)
-        b = np.searchsorted(mts, hours_ms + HOUR_MS)
-    has = b > a
-    if has.any():
-        close, high, low = cols["close"], cols["high"], cols["low"]
-        with np.errstate(all="ignore"):  # returns of hours not analysed may be undefined
-            r = np.log(close[1:] / close[:-1])
-        key = mts // HOUR_MS
-        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-        spans = (np.maximum.reduceat(high, starts) - np.minimum.reduceat(low, starts))
-        ah = a[has]
-        rng_at = np.zeros(m)
-        rng_at[has] = spans[np.searchsorted(starts, ah)]  # each hour's block starts a group
-        first = np.ones(m)
-        first[has] = close[ah] / cols["open"][ah]
-        first_l, rng_l = first.tolist(), rng_at.tolist()
+    if cols is None or cols["ts"].size == 0:
+        a = b = [0] * idx.size
+    else:
+        a = np.searchsorted(cols["ts"], hours_ms).tolist()
+        b = np.searchsorted(cols["ts"], hours_ms + HOUR_MS).tolist()
     out: list[tuple[float, float, int | None]] = []
-    for h, (ah, bh, atr) in enumerate(zip(a.tolist(), b.tolist(), atr_at.tolist())):
+    for h, (ah, bh, atr) in enumerate(zip(a, b, atr_at.tolist())):
         if bh > ah:
-            r0 = math.log(first_l[h])
-            rr = r[ah:bh - 1]
-            rv = math.sqrt(r0 * r0 + float(np.dot(rr, rr)))
-            rng = rng_l[h]
+            close = cols["close"][ah:bh]
+            r0 = math.log(close[0] / cols["open"][ah])
+            r = np.log(close[1:] / close[:-1])
+            rv = math.sqrt(r0 * r0 + float(np.dot(r, r)))
+            rng = float(np.max(cols["high"][ah:bh]) - np.min(cols["low"][ah:bh]))
             n: int | None = bh - ah
         else:
             i = idx[h]
@@ -105,7 +88,7 @@ def _minute_features(cols: dict[str, np.ndarray] | None, hourly: dict[str, np.nd
 
 
 def _trend_tails(features: dict[str, np.ndarray], idx: np.ndarray,
-                 config: RegimeConfig) -> tuple[dict[str, np.ndarray], list[int], list[tuple[float, ...]]]:
+                 config: RegimeConfig) -> tuple[dict[str, list[float]], list[int], list[tuple[float, ...]]]:
     """The trend features' ranks at the bars ``idx``, the trend streak ending at each (bars with
     TrendScore >= threshold and one non-zero slope sign) and its last ``trend_confirm_bars``
     TrendScores.
@@ -120,16 +103,17 @@ def _trend_tails(features: dict[str, np.ndarray], idx: np.ndarray,
     while True:
         start = max(0, first - back + 1)
         bars = np.arange(start, last + 1)
-        ranks = {name: F.ranks_at(features[name], bars, config) for name in F.TREND_RANK_FEATURES}
-        scores = trend_score(*(ranks[name] for name in F.TREND_RANK_FEATURES), config=config)
-        direction = np.sign(np.nan_to_num(features["slope"][start:last + 1]))
-        streaks = trend_streaks(scores, direction, config.trend_threshold)[idx - start]
-        if start == 0 or not (streaks > idx - start).any():
+        ranks = {name: F.ranks_at(features[name], bars, config).tolist() for name in F.TREND_RANK_FEATURES}
+        scores = [trend_score(*r, config=config) for r in zip(*(ranks[name] for name in F.TREND_RANK_FEATURES))]
+        direction = [1 if v > 0 else (-1 if v < 0 else 0) for v in features["slope"][start:last + 1].tolist()]
+        at = (idx - start).tolist()
+        run = trend_streaks(scores, direction, config.trend_threshold).tolist()
+        streaks = [run[j] for j in at]
+        if start == 0 or all(streak <= j for streak, j in zip(streaks, at)):
             break
         back = max(64, 4 * back)
-    scores_l = scores.tolist()
-    history = [tuple(scores_l[max(0, i - k + 1):i + 1]) for i in (idx - start).tolist()]
-    return {name: r[idx - start] for name, r in ranks.items()}, streaks.tolist(), history
+    history = [tuple(scores[max(0, j - k + 1):j + 1]) for j in at]
+    return {name: [r[j] for j in at] for name, r in ranks.items()}, streaks, history
 
 
 class _Gaps:
@@ -290,24 +274,21 @@ class RegimeEngine:
         """The results at the bars ``idx`` of the pass (in that order)."""
         config, feats, cols = run.config, run.features, run.hourly
         trend_ranks, streaks, histories = _trend_tails(feats, idx, config)
-        ranks_at = {name: (trend_ranks[name] if name in trend_ranks else F.ranks_at(feats[name], idx, config))
-                    for name in F.RANKED_FEATURES}
-        scored = np.ones(idx.size, dtype=bool)
-        for name in F.SCORE_RANK_FEATURES:
-            scored &= ~np.isnan(ranks_at[name])
+        ranks_l = {name: trend_ranks[name] if name in trend_ranks else F.ranks_at(feats[name], idx, config).tolist()
+                   for name in F.RANKED_FEATURES}
+        scored = [h for h in range(idx.size) if not any(math.isnan(ranks_l[name][h]) for name in F.SCORE_RANK_FEATURES)]
         candidates: list[Any] = [None] * idx.size
-        if scored.any():
+        if scored:
             at = idx[scored]
             first = max(0, int(at.min()) - config.range_lookback + 1)  # percentile bands where needed
             band_lo, band_hi = percentile_bands(np.ascontiguousarray(cols["close"][first:int(at.max()) + 1]), config)
             found = discover_ranges_at(cols["high"], cols["low"], cols["close"], cols["volume"], at, feats["atr"][at],
                                        band_lo[at - first], band_hi[at - first], config)
-            for h, c in zip(np.flatnonzero(scored).tolist(), found):
+            for h, c in zip(scored, found):
                 candidates[h] = c
         rank_counts = F.rank_window_counts(feats, idx, config).tolist()
         minute_feats = _minute_features(minute, cols, idx, feats["atr"][idx])
         # per requested bar, as Python scalars gathered once
-        ranks_l = {name: r.tolist() for name, r in ranks_at.items()}
         values_l = {name: feats[name][idx].tolist() for name in F.HOURLY_FEATURES}
         return [self._result(run, _Hour(i, {name: values_l[name][h] for name in F.HOURLY_FEATURES},
                                         {name: ranks_l[name][h] for name in F.RANKED_FEATURES}, rank_counts[h],

@@ -108,7 +108,8 @@ def discovery_params(*, lookback: int, trim_atr: float, pivot_order: int, cluste
 
 def _column(values, name: str) -> np.ndarray:
     """A 1-D C-contiguous float64 array, no copy when already one. Unlike ``as_float64`` it
-    keeps ``inf``: a lookback with any non-finite bar is flagged, whichever it holds."""
+    keeps ``inf``: the kernel treats any non-finite value alike (a flagged lookback, an unusable
+    ATR, an unusable band)."""
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise InvalidParameterError(f"{name}: expected a 1-D array, got shape {arr.shape}")
@@ -144,7 +145,7 @@ def discover_many(high, low, close, volume, idx, atr, pct_lo, pct_hi, params) ->
 
     Notes
     -----
-    O(n·pivot_order + Σ lookback·(log lookback + bins)) for n bars.
+    O(s·pivot_order + Σ lookback·(log lookback + bins)), s the bars the lookbacks cover.
     """
     _check_params(params)
     h, l, c, v = (_column(x, name) for x, name in ((high, "high"), (low, "low"), (close, "close"), (volume, "volume")))
@@ -155,29 +156,9 @@ def discover_many(high, low, close, volume, idx, atr, pct_lo, pct_hi, params) ->
     at = np.ascontiguousarray(at, dtype=np.intp)
     if at.size and (at.min() < 0 or at.max() >= n):
         raise InvalidParameterError(f"idx: expected bar indices in [0, {n}), got {at.min()} .. {at.max()}")
-    a, lo_b, hi_b = (as_float64(x, name) for x, name in ((atr, "atr"), (pct_lo, "pct_lo"), (pct_hi, "pct_hi")))
+    a, lo_b, hi_b = (_column(x, name) for x, name in ((atr, "atr"), (pct_lo, "pct_lo"), (pct_hi, "pct_hi")))
     check_same_length(idx=at, atr=a, pct_lo=lo_b, pct_hi=hi_b)
-    # one sum tells whether any bar is non-finite (NaN or inf propagate; an overflow only sends
-    # the check down the exact path below)
-    if n == 0 or (math.isfinite(float(h.sum() + l.sum() + c.sum() + v.sum())) and v.min() >= 0):
-        return DiscoveredRanges(*_discovery.discover_many(h, l, c, v, at, a, lo_b, hi_b, params))
-    bad = ~(np.isfinite(h) & np.isfinite(l) & np.isfinite(c) & np.isfinite(v)) | (v < 0)
-    # Hours whose lookback holds a bad bar are flagged; the kernel runs on the others, whose
-    # lookbacks (and pivot neighbourhoods, inside them) never reach a bad bar.
-    bad_before = np.r_[0, np.cumsum(bad)]
-    flagged = bad_before[at + 1] - bad_before[np.maximum(at - params.lookback + 1, 0)] > 0
-    good = np.flatnonzero(~flagged)
-    part = _discovery.discover_many(np.nan_to_num(h), np.nan_to_num(l), np.nan_to_num(c), np.nan_to_num(v),
-                                    at[good], a[good], lo_b[good], hi_b[good], params)
-    full = []
-    for got in part:
-        arr = np.zeros((at.size,) + got.shape[1:], dtype=got.dtype)
-        if arr.dtype.kind == "f":
-            arr.fill(np.nan)
-        arr[good] = got
-        full.append(arr)
-    full[0][flagged] = BAD_BARS
-    return DiscoveredRanges(*full)
+    return DiscoveredRanges(*_discovery.discover_many(h, l, c, v, at, a, lo_b, hi_b, params))
 
 
 def range_quality(containment: float, touches_lower: int, touches_upper: int, width_atr: float, age: int,
