@@ -7,7 +7,8 @@ import pytest
 
 from gridregime import kernels as K
 from gridregime.analysis.features import (
-    SCORE_RANK_FEATURES, compute_features, feature_warmup, rank_last, rank_series, required_bars,
+    SCORE_RANK_FEATURES, compute_features, feature_warmup, rank_last, rank_series, rank_window_counts,
+    rank_window_start, ranks_at, required_bars,
 )
 from gridregime.bars import bars_to_numpy
 from gridregime.config import RegimeConfig
@@ -96,3 +97,25 @@ def test_ranks_are_slow_twin_ranks_in_percent(feats):
     for end in (60, 73, 74, 300, 700):
         got = rank_last(x[:end], cfg)
         close_to(np.array([got]), expected[end - 1:end], rtol=1e-12)
+
+
+@pytest.mark.parametrize("idx", [[699], [0, 5, 699], [100, 101, 102, 103], list(range(150, 700, 7)), [650, 3, 400]])
+def test_ranks_at_equal_the_rolling_ranks_to_the_last_bit(feats, idx):
+    """Either way of computing them (rank_last per bar, or one rolling pass over the span)."""
+    cfg = RegimeConfig(rank_window=200, min_rank_periods=50)
+    at = np.array(idx)
+    for name in ("er", "adx", "vol_ratio"):
+        expected = rank_series(feats[name], cfg)[at]
+        np.testing.assert_array_equal(np.array(ranks_at(feats[name], at, cfg)), expected)
+
+
+@pytest.mark.parametrize("idx", [[699], [0, 5, 699], list(range(150, 700, 7))])
+def test_rank_window_counts_count_each_window(feats, idx):
+    cfg = RegimeConfig(rank_window=200, min_rank_periods=50)
+    feats = dict(feats, er=feats["er"].copy())
+    feats["er"][300:320] = np.nan  # a hole inside some windows
+    at = np.array(idx)
+    expected = [min(sum(1 for v in feats[name][max(0, i - 199):i + 1] if np.isfinite(v)) for name in SCORE_RANK_FEATURES)
+                for i in idx]
+    assert rank_window_counts(feats, at, cfg) == expected
+    assert rank_window_start(5, cfg) == 0 and rank_window_start(699, cfg) == 500

@@ -103,7 +103,7 @@ def _trend_tails(features: dict[str, np.ndarray], idx: np.ndarray,
     while True:
         start = max(0, first - back + 1)
         bars = np.arange(start, last + 1)
-        ranks = {name: F.ranks_at(features[name], bars, config).tolist() for name in F.TREND_RANK_FEATURES}
+        ranks = {name: F.ranks_at(features[name], bars, config) for name in F.TREND_RANK_FEATURES}
         scores = [trend_score(*r, config=config) for r in zip(*(ranks[name] for name in F.TREND_RANK_FEATURES))]
         direction = [1 if v > 0 else (-1 if v < 0 else 0) for v in features["slope"][start:last + 1].tolist()]
         at = (idx - start).tolist()
@@ -274,7 +274,7 @@ class RegimeEngine:
         """The results at the bars ``idx`` of the pass (in that order)."""
         config, feats, cols = run.config, run.features, run.hourly
         trend_ranks, streaks, histories = _trend_tails(feats, idx, config)
-        ranks_l = {name: trend_ranks[name] if name in trend_ranks else F.ranks_at(feats[name], idx, config).tolist()
+        ranks_l = {name: trend_ranks[name] if name in trend_ranks else F.ranks_at(feats[name], idx, config)
                    for name in F.RANKED_FEATURES}
         scored = [h for h in range(idx.size) if not any(math.isnan(ranks_l[name][h]) for name in F.SCORE_RANK_FEATURES)]
         candidates: list[Any] = [None] * idx.size
@@ -286,7 +286,7 @@ class RegimeEngine:
                                        band_lo[at - first], band_hi[at - first], config)
             for h, c in zip(scored, found):
                 candidates[h] = c
-        rank_counts = F.rank_window_counts(feats, idx, config).tolist()
+        rank_counts = F.rank_window_counts(feats, idx, config)
         minute_feats = _minute_features(minute, cols, idx, feats["atr"][idx])
         # per requested bar, as Python scalars gathered once
         values_l = {name: feats[name][idx].tolist() for name in F.HOURLY_FEATURES}

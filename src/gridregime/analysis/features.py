@@ -136,28 +136,28 @@ def rank_window_start(i, config: RegimeConfig = RegimeConfig()):
     return np.maximum(i - config.rank_window + 1, 0) if isinstance(i, np.ndarray) else max(i - config.rank_window + 1, 0)
 
 
-def ranks_at(x: np.ndarray, idx: np.ndarray, config: RegimeConfig = RegimeConfig()) -> np.ndarray:
-    """``rank_series(x)[idx]``, computed only as far as the bars ``idx`` need: :func:`rank_last`
-    at each bar when there are few, else one rolling pass from the first bar's rank window
-    (both count the same integers, so the ranks are equal to the last bit)."""
+def ranks_at(x: np.ndarray, idx: np.ndarray, config: RegimeConfig = RegimeConfig()) -> list[float]:
+    """``rank_series(x)[idx]`` as Python floats, computed only as far as the bars ``idx`` need:
+    :func:`rank_last` at each bar when there are few, else one rolling pass from the first bar's
+    rank window (both count the same integers, so the ranks are equal to the last bit)."""
     if idx.size <= _FEW_BARS:
-        return np.array([rank_last(x[:i + 1], config) for i in idx.tolist()], dtype=np.float64)
+        return [rank_last(x[:i + 1], config) for i in idx.tolist()]
     lo = rank_window_start(int(idx.min()), config)
-    return rank_series(np.ascontiguousarray(x[lo:int(idx.max()) + 1]), config)[idx - lo]
+    return rank_series(np.ascontiguousarray(x[lo:int(idx.max()) + 1]), config)[idx - lo].tolist()
 
 
 def rank_window_counts(features: dict[str, np.ndarray], idx: np.ndarray,
-                       config: RegimeConfig = RegimeConfig()) -> np.ndarray:
+                       config: RegimeConfig = RegimeConfig()) -> list[int]:
     """For each bar ``idx``, the fewest defined (finite) values any score feature has in its
     rank window (``rank_window`` when every window is full: divided by it, the rank fill)."""
     start = rank_window_start(idx, config)
     if idx.size <= _FEW_BARS:  # count each window directly
-        return np.array([min(int(np.count_nonzero(np.isfinite(features[name][s:i + 1]))) for name in SCORE_RANK_FEATURES)
-                         for s, i in zip(start.tolist(), idx.tolist())], dtype=np.int64)
+        return [min(int(np.count_nonzero(np.isfinite(features[name][s:i + 1]))) for name in SCORE_RANK_FEATURES)
+                for s, i in zip(start.tolist(), idx.tolist())]
     lo, hi = int(start.min()), int(idx.max()) + 1
     defined = np.zeros(hi - lo + 1, dtype=np.int64)  # defined[k]: defined values among the first k bars
     fewest = np.full(idx.size, config.rank_window, dtype=np.int64)
     for name in SCORE_RANK_FEATURES:
         np.cumsum(np.isfinite(features[name][lo:hi]), out=defined[1:])
         fewest = np.minimum(fewest, defined[idx + 1 - lo] - defined[start - lo])
-    return fewest
+    return fewest.tolist()
