@@ -12,7 +12,7 @@ from gridregime.analysis.ranges import (
 )
 from gridregime.analysis.result import RangeCandidate
 from gridregime.config import RegimeConfig
-from tests.analysis import reference as R
+from tests.reference import ranges as R
 
 CFG = RegimeConfig()
 

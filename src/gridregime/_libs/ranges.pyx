@@ -10,18 +10,10 @@ cimport numpy as cnp
 from libc.math cimport NAN, floor
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
+from gridregime._libs._range_c cimport gr_cluster_sorted, gr_fractal_pivots, gr_profile_bin, gr_value_area
 from gridregime._libs._types cimport f8, idx_t
 
 cnp.import_array()
-
-
-cdef extern from "gridregime/profile.h" nogil:
-    int64_t gr_profile_bin(f8 p, f8 first, f8 scale, const f8 *edges, int64_t bins)
-    int gr_value_area(const f8 *prof, int64_t bins, f8 share, int64_t *poc, int64_t *lo, int64_t *hi)
-
-
-cdef extern from "gridregime/cluster.h" nogil:
-    int64_t gr_cluster_sorted(const f8 *levels, int64_t n, f8 tol, f8 *centers, int64_t *counts)
 
 
 from gridregime._libs._dense_window cimport (
@@ -82,27 +74,13 @@ def fractal_pivots(const f8[::1] high, const f8[::1] low, idx_t order):
     """(pivot_high, pivot_low) as bool arrays. Bar i is a pivot high when high[i] is
     strictly greater than each of the ``order`` highs on either side (pivot low: strictly
     below the lows); the first and last ``order`` bars never qualify, NaN never does."""
-    cdef idx_t n = high.shape[0], i, j
-    cdef bint is_high, is_low
+    cdef idx_t n = high.shape[0]
     ph = np.zeros(n, dtype=np.uint8)
     pl = np.zeros(n, dtype=np.uint8)
     cdef uint8_t[::1] ph_v = ph, pl_v = pl
-    with nogil:
-        for i in range(order, n - order):
-            is_high = high[i] == high[i]
-            is_low = low[i] == low[i]
-            for j in range(i - order, i + order + 1):
-                if j == i:
-                    continue
-                # written so that a NaN neighbour fails the test
-                if is_high and not (high[i] > high[j]):
-                    is_high = False
-                if is_low and not (low[i] < low[j]):
-                    is_low = False
-                if not is_high and not is_low:
-                    break
-            ph_v[i] = is_high
-            pl_v[i] = is_low
+    if n > 0:
+        with nogil:
+            gr_fractal_pivots(&high[0], &low[0], n, order, &ph_v[0], &pl_v[0])
     return ph.view(np.bool_), pl.view(np.bool_)
 
 

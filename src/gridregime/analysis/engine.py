@@ -2,13 +2,16 @@
 
 One code path serves every entry point:
 
-- :meth:`RegimeEngine.analyze_from_snapshot` — one hour from a loaded snapshot;
-- :meth:`RegimeEngine.analyze_bars` — one hour from in-memory Arrow tables (no files);
-- :meth:`RegimeEngine.analyze_source` — one hour fetched straight from a ``DataSource``;
-- :meth:`RegimeEngine.analyze_hours` — many hours in one pass: every feature and rank is
-  computed once over the whole hourly series with the rolling kernels, then each hour is
-  classified. An analysis at hour H only ever uses hourly bars with open time <= H and the
-  1m bars of hour H.
+- :meth:`RegimeEngine.analyze_hours` — many hours in one pass over the whole hourly series;
+- :meth:`RegimeEngine.analyze_bars` — one hour from in-memory Arrow tables: the many-hour pass,
+  over the hour's ``history_hours``-bar history, for that one hour;
+- :meth:`RegimeEngine.analyze_from_snapshot` and :meth:`RegimeEngine.analyze_source` — one hour
+  from a loaded snapshot or straight from a ``DataSource``, through ``analyze_bars``.
+
+A pass computes every feature once over the series, then each quantity the requested hours need
+(ranks, trend streaks, percentile bands, minute features, ranges) only over the bars they need,
+gathers each hour's into an :class:`_Hour` and classifies it. An analysis at hour H only ever uses
+hourly bars with open time <= H and the 1m bars of hour H.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from gridregime.analysis import features as F
 from gridregime.analysis.classifier import ClassifierInputs, classify, competing_verdicts, start_factor
 from gridregime.analysis.comparison import compare_discovered_vs_configured
 from gridregime.analysis.confidence import confidence, data_quality_factor
-from gridregime.analysis.ranges import choose_range, discover_ranges, discover_ranges_at, percentile_bands
+from gridregime.analysis.ranges import choose_range, discover_ranges_at, percentile_bands
 from gridregime.analysis.result import (
     STATUS_INSUFFICIENT, STATUS_OK, DataQuality, FeatureValue, RangeCandidate, RegimeResult, Scores, Verdict,
 )
@@ -43,19 +46,6 @@ __all__ = ["RegimeEngine", "ENGINE_VERSION"]
 ENGINE_VERSION = __version__
 
 
-@dataclass
-class _Series:
-    """Hourly columns (float64, ts int64 ms) and their features, computed once."""
-
-    ts: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    features: dict[str, np.ndarray]
-
-
 def _columns(table: pa.Table, name: str) -> dict[str, np.ndarray]:
     if not table.schema.equals(BARS_SCHEMA):  # snapshots and sources already give BARS_SCHEMA
         table = normalize_bars(table, name=name)
@@ -65,79 +55,65 @@ def _columns(table: pa.Table, name: str) -> dict[str, np.ndarray]:
     return cols
 
 
-def _minute_block(cols: dict[str, np.ndarray] | None, hour_ms: int) -> dict[str, np.ndarray] | None:
-    """The 1m bars whose open time falls in hour H (None when there are none)."""
+def _minute_features(cols: dict[str, np.ndarray] | None, hourly: dict[str, np.ndarray], idx: np.ndarray,
+                     atr_at: np.ndarray) -> list[tuple[float, float, int | None]]:
+    """``(rv_1m, hour_range_atr, minute bars or None)`` of every hourly bar ``idx``.
+
+    rv_1m = sqrt(Σ r²) of the hour's 1m log returns, the first taken open → close of the first
+    minute; the range is the hour's highest 1m high minus its lowest 1m low. Without 1m bars the
+    hourly bar stands in (|log C/O|, high − low).
+    """
+    hours_ms = hourly["ts"][idx]
     if cols is None or cols["ts"].size == 0:
-        return None
-    ts = cols["ts"]
-    a, b = np.searchsorted(ts, [hour_ms, hour_ms + HOUR_MS])
-    if b <= a:
-        return None
-    return {k: v[a:b] for k, v in cols.items()}
-
-
-def _minute_features(minute: dict[str, np.ndarray] | None, bar: tuple[float, float, float, float],
-                     atr: float) -> tuple[float, float, int | None]:
-    """(rv_1m, hour_range_atr, minute bars or None). rv_1m = sqrt(Σ r²) of the hour's 1m log
-    returns, the first taken open → close of the first minute; without minutes the hourly bar
-    stands in (|log C/O|)."""
-    if minute is None:
-        o, h, l, c = bar
-        rv = abs(math.log(c / o))
-        rng = h - l
-        n = None
+        a = b = [0] * idx.size
     else:
-        close = minute["close"]
-        r0 = math.log(close[0] / minute["open"][0])
-        r = np.log(close[1:] / close[:-1])
-        rv = math.sqrt(r0 * r0 + float(np.dot(r, r)))
-        rng = float(np.max(minute["high"]) - np.min(minute["low"]))
-        n = int(close.size)
-    return rv, (rng / atr if atr > 0 else math.nan), n
-
-
-def _minute_features_at(cols: dict[str, np.ndarray] | None, s: _Series, idx: np.ndarray, hours_ms: np.ndarray,
-                        atr_at: np.ndarray) -> list[tuple[float, float, int | None]]:
-    """:func:`_minute_features` of every bar ``idx`` (open times ``hours_ms``), the same
-    arithmetic with the whole-series parts (log returns, hourly high/low) done once."""
-    m = idx.size
-    if cols is None or cols["ts"].size == 0:
-        a = b = np.zeros(m, dtype=np.intp)
-    else:
-        mts = cols["ts"]
-        a = np.searchsorted(mts, hours_ms)
-        b = np.searchsorted(mts, hours_ms + HOUR_MS)
-    has = b > a
+        a = np.searchsorted(cols["ts"], hours_ms).tolist()
+        b = np.searchsorted(cols["ts"], hours_ms + HOUR_MS).tolist()
     out: list[tuple[float, float, int | None]] = []
-    if has.any():
-        close, high, low = cols["close"], cols["high"], cols["low"]
-        with np.errstate(all="ignore"):  # returns of hours not analysed may be undefined
-            r = np.log(close[1:] / close[:-1])
-        key = mts // HOUR_MS
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        spans = (np.maximum.reduceat(high, starts) - np.minimum.reduceat(low, starts))
-        ah = a[has]
-        rng_at = np.zeros(m)
-        rng_at[has] = spans[np.searchsorted(starts, ah)]  # each hour's block starts a group
-        first = np.ones(m)
-        first[has] = close[ah] / cols["open"][ah]
-        first_l, rng_l = first.tolist(), rng_at.tolist()
-    a_l, b_l, atr_l = a.tolist(), b.tolist(), atr_at.tolist()
-    for h in range(m):
-        ah, bh, atr = a_l[h], b_l[h], atr_l[h]
+    for h, (ah, bh, atr) in enumerate(zip(a, b, atr_at.tolist())):
         if bh > ah:
-            r0 = math.log(first_l[h])
-            rr = r[ah:bh - 1]
-            rv = math.sqrt(r0 * r0 + float(np.dot(rr, rr)))
-            rng = rng_l[h]
+            close = cols["close"][ah:bh]
+            r0 = math.log(close[0] / cols["open"][ah])
+            r = np.log(close[1:] / close[:-1])
+            rv = math.sqrt(r0 * r0 + float(np.dot(r, r)))
+            rng = float(np.max(cols["high"][ah:bh]) - np.min(cols["low"][ah:bh]))
             n: int | None = bh - ah
         else:
             i = idx[h]
-            rv = abs(math.log(float(s.close[i]) / s.open[i]))
-            rng = s.high[i] - s.low[i]
+            rv = abs(math.log(float(hourly["close"][i]) / hourly["open"][i]))
+            rng = hourly["high"][i] - hourly["low"][i]
             n = None
         out.append((rv, (rng / atr if atr > 0 else math.nan), n))
     return out
+
+
+def _trend_tails(features: dict[str, np.ndarray], idx: np.ndarray,
+                 config: RegimeConfig) -> tuple[dict[str, list[float]], list[int], list[tuple[float, ...]]]:
+    """The trend features' ranks at the bars ``idx``, the trend streak ending at each (bars with
+    TrendScore >= threshold and one non-zero slope sign) and its last ``trend_confirm_bars``
+    TrendScores.
+
+    TrendScores are computed from ``trend_confirm_bars`` before the first requested bar; while
+    a streak reaches back to the first bar computed, further back (x4, at least 64 bars), so
+    every streak is the one of the whole series.
+    """
+    k = config.trend_confirm_bars
+    first, last = int(idx.min()), int(idx.max())
+    back = k
+    while True:
+        start = max(0, first - back + 1)
+        bars = np.arange(start, last + 1)
+        ranks = {name: F.ranks_at(features[name], bars, config) for name in F.TREND_RANK_FEATURES}
+        scores = [trend_score(*r, config=config) for r in zip(*(ranks[name] for name in F.TREND_RANK_FEATURES))]
+        direction = [1 if v > 0 else (-1 if v < 0 else 0) for v in features["slope"][start:last + 1].tolist()]
+        at = (idx - start).tolist()
+        run = trend_streaks(scores, direction, config.trend_threshold).tolist()
+        streaks = [run[j] for j in at]
+        if start == 0 or all(streak <= j for streak, j in zip(streaks, at)):
+            break
+        back = max(64, 4 * back)
+    history = [tuple(scores[max(0, j - k + 1):j + 1]) for j in at]
+    return {name: [r[j] for j in at] for name, r in ranks.items()}, streaks, history
 
 
 class _Gaps:
@@ -162,13 +138,6 @@ class _Gaps:
         return self.ms[a:b], tuple(self._dt[a:b])
 
 
-def _rangeable(s: _Series) -> bool:
-    """Whether the compiled many-bar range discovery applies (finite bars, volumes >= 0);
-    otherwise the checked per-hour path runs (and reports bad inputs as it always did)."""
-    return bool(np.isfinite(s.high).all() and np.isfinite(s.low).all() and np.isfinite(s.close).all()
-                and np.isfinite(s.volume).all() and (s.volume >= 0).all())
-
-
 def _evidence(values: dict[str, float], ranks: dict[str, float], chosen: Any, width: float, spacing: float,
               price: float, atr: float) -> dict[str, dict[str, float]]:
     """The feature values and ranks behind each score, for the decision factors."""
@@ -189,6 +158,32 @@ def _evidence(values: dict[str, float], ranks: dict[str, float], chosen: Any, wi
         "mean_rev": pack(("vr", "ac1", "mid_cross", "er")),
         "grid_capacity": {"width": width, "spacing": spacing, "price": price, "atr": atr},
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """One pass over one symbol's hourly series: its columns and features, computed once."""
+
+    symbol: str
+    config: RegimeConfig
+    hourly: dict[str, np.ndarray]
+    features: dict[str, np.ndarray]
+    gaps: _Gaps
+    grid_config: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Hour:
+    """What the result at bar ``i`` of a pass is made of."""
+
+    i: int
+    values: dict[str, float]
+    ranks: dict[str, float]
+    rank_count: int  # fewest defined values in a score feature's rank window
+    trend_streak: int
+    trend_history: tuple[float, ...]
+    minute: tuple[float, float, int | None]  # rv_1m, hour_range_atr, 1m bars (None: none)
+    candidates: tuple[RangeCandidate, ...] | None  # None: not scored (ranks missing)
 
 
 class RegimeEngine:
@@ -229,28 +224,9 @@ class RegimeEngine:
             raise InvalidParameterError(f"hourly: no bar at hour {iso_z(from_ms(hour_ms))}")
         start = max(0, end - config.history_hours)
         cols = {k: np.ascontiguousarray(v[start:end]) for k, v in cols.items()}
-        series = self._series(cols, config)
-        n = series.ts.size
-        ranks = {name: F.rank_last(series.features[name], config) for name in F.RANKED_FEATURES}
-        streak, history = self._streak_at(series, n - 1, ranks, config)
-        lb = max(0, n - config.range_lookback)
-        band = percentile_bands(series.close[lb:], config)
-        percentile = (float(band[0][-1]), float(band[1][-1]))
-        rank_counts = {name: int(np.count_nonzero(np.isfinite(series.features[name][-config.rank_window:])))
-                       for name in F.SCORE_RANK_FEATURES}
         minute_cols = None if minute is None else _columns(minute, "minute")
-        i = n - 1
-        values = {name: float(series.features[name][i]) for name in F.HOURLY_FEATURES}
-        atr = values["atr"]
-        minute_feats = _minute_features(_minute_block(minute_cols, hour_ms),
-                                        (series.open[i], series.high[i], series.low[i], float(series.close[i])), atr)
-        candidates = None
-        if _rangeable(series):
-            candidates = discover_ranges_at(series.high, series.low, series.close, series.volume, np.array([i]),
-                                            np.array([atr]), np.array([percentile[0]]), np.array([percentile[1]]),
-                                            config)[0]
-        return self._result(symbol, series, i, values, ranks, streak, history, percentile, rank_counts,
-                            minute_feats, _Gaps(series.ts), candidates, grid_config, config)
+        run = self._pass(symbol, cols, config, grid_config)
+        return self._analyze(run, np.array([end - start - 1]), minute_cols)[0]
 
     def analyze_source(self, source: Any, symbol: str, hour: Any, grid_config: Any = None) -> RegimeResult:
         """Fetch the hour's history (``history_hours`` hourly bars) and 1m bars from a
@@ -267,124 +243,67 @@ class RegimeEngine:
                       hours: Iterable[Any], *, grid_config: Any = None) -> list[RegimeResult]:
         """Analyse many hours in one pass over the whole hourly series.
 
-        Features and percentile ranks are computed once with the rolling kernels; each requested
-        hour (which must have an hourly bar) is then classified from the values at its index.
-        Equal to :meth:`analyze_bars` on each hour's ``history_hours``-bar history (scores within
-        1e-6: recursive smoothers are seeded at a different bar).
+        Features are computed once over the series, ranks and the other per-hour quantities over
+        the bars the requested hours need; each requested hour (which must have an hourly bar) is
+        then classified from the values at its index. Equal to :meth:`analyze_bars` on each
+        hour's ``history_hours``-bar history (scores within 1e-6: recursive smoothers are seeded
+        at a different bar).
         """
         symbol = validate_symbol(symbol)
         config = self.config.for_symbol(symbol)
-        cols = _columns(hourly, "hourly")
-        series = self._series(cols, config)
-        ts = series.ts
-        n = ts.size
+        run = self._pass(symbol, _columns(hourly, "hourly"), config, grid_config)
+        ts = run.hourly["ts"]
         hours_ms = np.array([to_ms(to_utc_hour(hour)) for hour in hours], dtype=np.int64)
         pos = np.searchsorted(ts, hours_ms)
-        found = pos < n
+        found = pos < ts.size
         found[found] = ts[pos[found]] == hours_ms[found]
-        idx = pos[found]
-        # Everything below is per requested bar, gathered once as Python scalars.
-        feats = series.features
-        rank_arrays = {name: F.rank_series(feats[name], config) for name in F.RANKED_FEATURES}
-        band_lo, band_hi = percentile_bands(series.close, config)
-        ts_all = trend_score(*(rank_arrays[k] for k in F.TREND_RANK_FEATURES), config=config)
-        direction = np.sign(np.nan_to_num(feats["slope"]))
-        streaks = trend_streaks(ts_all, direction, config.trend_threshold)
-        lo_w = np.maximum(0, idx - config.rank_window + 1)
-        counts = {}
-        for name in F.SCORE_RANK_FEATURES:
-            finite_cum = np.concatenate([[0], np.cumsum(np.isfinite(feats[name]))])
-            counts[name] = (finite_cum[idx + 1] - finite_cum[lo_w]).tolist()
-        ranks_at = {name: rank_arrays[name][idx].tolist() for name in F.RANKED_FEATURES}
-        values_at = {name: feats[name][idx].tolist() for name in F.HOURLY_FEATURES}
-        atr_at = feats["atr"][idx]
-        minute_at = _minute_features_at(None if minute is None else _columns(minute, "minute"),
-                                        series, idx, hours_ms[found], atr_at)
-        gaps = _Gaps(ts)
-        candidates_at: list[Any] = [None] * idx.size
-        if _rangeable(series):
-            candidates_at = discover_ranges_at(series.high, series.low, series.close, series.volume, idx, atr_at,
-                                               band_lo[idx], band_hi[idx], config)
-        k = config.trend_confirm_bars
-        ts_list = ts_all.tolist()
-        streak_at, lo_band, hi_band = streaks[idx].tolist(), band_lo[idx].tolist(), band_hi[idx].tolist()
-        out = []
-        idx_list = idx.tolist()
-        for hour_ms, ok in zip(hours_ms.tolist(), found.tolist()):
-            if not ok:
-                raise InvalidParameterError(f"hours: no hourly bar at {iso_z(from_ms(hour_ms))}")
-            h = len(out)  # requested bars found so far: this hour's position in the gathered lists
-            i = idx_list[h]
-            ranks = {name: ranks_at[name][h] for name in F.RANKED_FEATURES}
-            values = {name: values_at[name][h] for name in F.HOURLY_FEATURES}
-            history = tuple(ts_list[max(0, i - k + 1):i + 1])
-            rank_counts = {name: counts[name][h] for name in F.SCORE_RANK_FEATURES}
-            out.append(self._result(symbol, series, i, values, ranks, int(streak_at[h]), history,
-                                    (lo_band[h], hi_band[h]), rank_counts, minute_at[h], gaps, candidates_at[h],
-                                    grid_config, config))
-        return out
+        if not found.all():
+            missing = int(hours_ms[np.argmin(found)])
+            raise InvalidParameterError(f"hours: no hourly bar at {iso_z(from_ms(missing))}")
+        if pos.size == 0:
+            return []
+        return self._analyze(run, pos, None if minute is None else _columns(minute, "minute"))
 
-    # -- internals ------------------------------------------------------------------------------
+    # -- the pass -------------------------------------------------------------------------------
     @staticmethod
-    def _series(cols: dict[str, np.ndarray], config: RegimeConfig) -> _Series:
-        feats = F.compute_features(cols["high"], cols["low"], cols["close"], config)
-        return _Series(cols["ts"], cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], feats)
+    def _pass(symbol: str, cols: dict[str, np.ndarray], config: RegimeConfig, grid_config: Any) -> _Pass:
+        features = F.compute_features(cols["high"], cols["low"], cols["close"], config)
+        return _Pass(symbol, config, cols, features, _Gaps(cols["ts"]), grid_config)
+
+    def _analyze(self, run: _Pass, idx: np.ndarray, minute: dict[str, np.ndarray] | None) -> list[RegimeResult]:
+        """The results at the bars ``idx`` of the pass (in that order)."""
+        config, feats, cols = run.config, run.features, run.hourly
+        trend_ranks, streaks, histories = _trend_tails(feats, idx, config)
+        ranks_l = {name: trend_ranks[name] if name in trend_ranks else F.ranks_at(feats[name], idx, config)
+                   for name in F.RANKED_FEATURES}
+        scored = [h for h in range(idx.size) if not any(math.isnan(ranks_l[name][h]) for name in F.SCORE_RANK_FEATURES)]
+        candidates: list[Any] = [None] * idx.size
+        if scored:
+            at = idx[scored]
+            first = max(0, int(at.min()) - config.range_lookback + 1)  # percentile bands where needed
+            band_lo, band_hi = percentile_bands(np.ascontiguousarray(cols["close"][first:int(at.max()) + 1]), config)
+            found = discover_ranges_at(cols["high"], cols["low"], cols["close"], cols["volume"], at, feats["atr"][at],
+                                       band_lo[at - first], band_hi[at - first], config)
+            for h, c in zip(scored, found):
+                candidates[h] = c
+        rank_counts = F.rank_window_counts(feats, idx, config)
+        minute_feats = _minute_features(minute, cols, idx, feats["atr"][idx])
+        # per requested bar, as Python scalars gathered once
+        values_l = {name: feats[name][idx].tolist() for name in F.HOURLY_FEATURES}
+        return [self._result(run, _Hour(i, {name: values_l[name][h] for name in F.HOURLY_FEATURES},
+                                        {name: ranks_l[name][h] for name in F.RANKED_FEATURES}, rank_counts[h],
+                                        streaks[h], histories[h], minute_feats[h], candidates[h]))
+                for h, i in enumerate(idx.tolist())]
 
     @staticmethod
-    def _streak_at(series: _Series, i: int, ranks_at_i: dict[str, float],
-                   config: RegimeConfig) -> tuple[int, tuple[float, ...]]:
-        """Trend streak ending at bar ``i`` and the TrendScores of the last ``trend_confirm_bars``
-        bars, ranking earlier bars only as far back as needed (each rank is the same quantity
-        the rolling rank of the many-hour path gives at that bar)."""
-        feats = series.features
-        slope = feats["slope"]
-
-        def scores_tail(m: int) -> np.ndarray:
-            """TrendScores of the last ``m`` bars up to ``i``: the last by ``rank_last``, longer
-            tails by one rolling rank over a segment holding each bar's full rank window."""
-            if m <= 4:  # a few O(w) rank_last calls beat one rolling pass over the segment
-                out = np.empty(m)
-                for back in range(m):
-                    r = ([ranks_at_i[k] for k in F.TREND_RANK_FEATURES] if back == 0 else
-                         [F.rank_last(feats[k][:i + 1 - back], config) for k in F.TREND_RANK_FEATURES])
-                    out[m - 1 - back] = trend_score(*r, config=config)
-                return out
-            lo = max(0, i + 1 - m - config.rank_window)
-            r = [F.rank_series(np.ascontiguousarray(feats[k][lo:i + 1]), config)[-m:] for k in F.TREND_RANK_FEATURES]
-            return trend_score(*r, config=config)
-
-        def sign(j: int) -> int:
-            v = slope[j]
-            return 0 if not v == v or v == 0 else (1 if v > 0 else -1)
-
-        k = config.trend_confirm_bars
-        tail = scores_tail(min(k, i + 1))
-        history = tuple(float(v) for v in tail)
-        d = sign(i)
-        run = 0
-        while d != 0:
-            # tail[-1 - run] is bar i - run; extend the tail when the streak reaches its start
-            if run == tail.size:
-                if tail.size == i + 1:
-                    break
-                tail = scores_tail(min(i + 1, max(64, 4 * tail.size)))
-            j = i - run
-            if not (tail[-1 - run] >= config.trend_threshold and sign(j) == d):
-                break
-            run += 1
-        return run, history
-
-    def _result(self, symbol: str, s: _Series, i: int, values: dict[str, float], ranks: dict[str, float],
-                streak: int, trend_history: tuple[float, ...], percentile: tuple[float, float],
-                rank_counts: dict[str, int], minute_feats: tuple[float, float, int | None], gaps: _Gaps,
-                candidates: tuple[RangeCandidate, ...] | None, grid_config: Any,
-                config: RegimeConfig) -> RegimeResult:
-        """The result at bar ``i`` from its values, ranks and minute features; ``candidates``
-        are the discovered ranges when already known (None: discover them here)."""
-        hour = from_ms(int(s.ts[i]))
-        price = float(s.close[i])
+    def _result(run: _Pass, hr: _Hour) -> RegimeResult:
+        """The result at bar ``hr.i`` of the pass."""
+        config, ts, i = run.config, run.hourly["ts"], hr.i
+        values, ranks = hr.values, hr.ranks
+        hour = from_ms(int(ts[i]))
+        price = float(run.hourly["close"][i])
         atr = values["atr"]
-        rv, hr_atr, n_min = minute_feats
+        rv, hr_atr, n_min = hr.minute
         feats = {name: FeatureValue(values[name], None if math.isnan(ranks[name]) else ranks[name])
                  for name in F.HOURLY_FEATURES}
         feats["rv_1m"] = FeatureValue(rv, None)
@@ -394,18 +313,18 @@ class RegimeEngine:
 
         # Data quality: what a snapshot of this hour would hold: the bars of the history_hours-hour
         # time window ending with H (a window of time, so gaps make fewer bars, as in a 1h file).
-        first = int(np.searchsorted(s.ts, int(s.ts[i]) - (config.history_hours - 1) * HOUR_MS, side="left"))
-        gap_ms, gap_dt = gaps.window(int(s.ts[first]), int(s.ts[i]))
-        rank_start_ms = int(s.ts[max(0, i - config.rank_window + 1)])
+        first = int(np.searchsorted(ts, int(ts[i]) - (config.history_hours - 1) * HOUR_MS, side="left"))
+        gap_ms, gap_dt = run.gaps.window(int(ts[first]), int(ts[i]))
+        rank_start_ms = int(ts[F.rank_window_start(i, config)])
         gaps_in_rank_window = sum(1 for g in gap_ms if g > rank_start_ms)
         n_minutes = 0 if n_min is None else n_min
-        fill = min(rank_counts.values()) / config.rank_window
+        fill = hr.rank_count / config.rank_window
         history_bars = i + 1 - first
         needed = F.warmup_bars(config)
         warming_up = history_bars < needed
         warnings = []
         if fill < 1.0:
-            warnings.append(f"rank window not full: {min(rank_counts.values())} of {config.rank_window} values")
+            warnings.append(f"rank window not full: {hr.rank_count} of {config.rank_window} values")
         if warming_up:
             warnings.append(f"warming up: {history_bars} of {needed} hourly bars behind the ranks")
         if n_min is None:
@@ -423,7 +342,7 @@ class RegimeEngine:
             rank_window_full=fill >= 1.0, rank_fill=fill, confidence_factor=q_factor, warnings=tuple(warnings),
             history_bars=history_bars, warming_up=warming_up,
         )
-        common = dict(symbol=symbol, hour=hour, features=feats, price=price, atr=atr,
+        common = dict(symbol=run.symbol, hour=hour, features=feats, price=price, atr=atr,
                       config_hash=config.config_hash, engine_version=ENGINE_VERSION, data_quality=dq)
 
         missing_ranks = [name for name in F.SCORE_RANK_FEATURES if math.isnan(ranks[name])]
@@ -440,10 +359,7 @@ class RegimeEngine:
                                 confidence=0.0, scores=None, chosen_range=None, candidates=(), trend_streak=0,
                                 missing_hours=missing, **common)
 
-        if candidates is None:
-            lo = max(0, i - config.range_lookback + 1)
-            candidates = discover_ranges(s.high[lo:i + 1], s.low[lo:i + 1], s.close[lo:i + 1], s.volume[lo:i + 1],
-                                         atr, config, percentile=percentile)
+        candidates = hr.candidates
         chosen = choose_range(candidates)
         width = chosen.upper - chosen.lower if chosen is not None else 0.0
         capacity, spacing = grid_capacity(width, price, atr, config)
@@ -457,18 +373,18 @@ class RegimeEngine:
         )
         room = math.nan if chosen is None else min(chosen.position, 1.0 - chosen.position) * chosen.width_atr
         x = ClassifierInputs(scores.trend, scores.mean_rev, scores.vol_change, scores.range_quality,
-                             capacity, streak, direction, trend_history, room,
+                             capacity, hr.trend_streak, direction, hr.trend_history, room,
                              _evidence(values, ranks, chosen, width, spacing, price, atr))
         verdict, verdict_factors = classify(x, config)
         conf = confidence(verdict_factors, q_factor)  # the verdict's checks only: the start check is not one
         start = start_factor(verdict, room, config)
         comparison = None
-        if grid_config is not None and chosen is not None:
-            comparison = compare_discovered_vs_configured(grid_config, chosen, price, atr, config)
+        if run.grid_config is not None and chosen is not None:
+            comparison = compare_discovered_vs_configured(run.grid_config, chosen, price, atr, config)
         return RegimeResult(
             status=STATUS_OK, reason=None, verdict=verdict, direction=direction,
             confidence=conf, scores=scores, chosen_range=chosen,
-            candidates=candidates, trend_streak=streak, competing=competing_verdicts(verdict, verdict_factors, x),
+            candidates=candidates, trend_streak=hr.trend_streak, competing=competing_verdicts(verdict, verdict_factors, x),
             decision_factors=verdict_factors + (start,), comparison=comparison,
             grid_start_ok=verdict is Verdict.RANGE_OK and start.passed,
             **common,

@@ -31,6 +31,7 @@ from gridregime.config import RegimeConfig
 __all__ = [
     "HOURLY_FEATURES", "RANKED_FEATURES", "TREND_RANK_FEATURES", "SCORE_RANK_FEATURES", "MINUTE_FEATURES",
     "compute_features", "feature_warmup", "warmup_bars", "required_bars", "rank_last", "rank_series",
+    "ranks_at", "rank_window_start", "rank_window_counts",
 ]
 
 HOURLY_FEATURES = (
@@ -124,3 +125,39 @@ def rank_last(x: np.ndarray, config: RegimeConfig = RegimeConfig()) -> float:
 def rank_series(x: np.ndarray, config: RegimeConfig = RegimeConfig()) -> np.ndarray:
     """Rolling percentile rank (0–100) of every value of ``x`` (see :func:`rank_last`)."""
     return 100.0 * K.rolling_percentile_rank(x, config.rank_window, config.min_rank_periods)
+
+
+#: Up to this many bars, ranking each one (O(rank_window) apiece) beats one rolling pass.
+_FEW_BARS = 4
+
+
+def rank_window_start(i, config: RegimeConfig = RegimeConfig()):
+    """First bar of the rank window that ends at bar ``i`` (an int or an array of them)."""
+    return np.maximum(i - config.rank_window + 1, 0) if isinstance(i, np.ndarray) else max(i - config.rank_window + 1, 0)
+
+
+def ranks_at(x: np.ndarray, idx: np.ndarray, config: RegimeConfig = RegimeConfig()) -> list[float]:
+    """``rank_series(x)[idx]`` as Python floats, computed only as far as the bars ``idx`` need:
+    :func:`rank_last` at each bar when there are few, else one rolling pass from the first bar's
+    rank window (both count the same integers, so the ranks are equal to the last bit)."""
+    if idx.size <= _FEW_BARS:
+        return [rank_last(x[:i + 1], config) for i in idx.tolist()]
+    lo = rank_window_start(int(idx.min()), config)
+    return rank_series(np.ascontiguousarray(x[lo:int(idx.max()) + 1]), config)[idx - lo].tolist()
+
+
+def rank_window_counts(features: dict[str, np.ndarray], idx: np.ndarray,
+                       config: RegimeConfig = RegimeConfig()) -> list[int]:
+    """For each bar ``idx``, the fewest defined (finite) values any score feature has in its
+    rank window (``rank_window`` when every window is full: divided by it, the rank fill)."""
+    start = rank_window_start(idx, config)
+    if idx.size <= _FEW_BARS:  # count each window directly
+        return [min(int(np.count_nonzero(np.isfinite(features[name][s:i + 1]))) for name in SCORE_RANK_FEATURES)
+                for s, i in zip(start.tolist(), idx.tolist())]
+    lo, hi = int(start.min()), int(idx.max()) + 1
+    defined = np.zeros(hi - lo + 1, dtype=np.int64)  # defined[k]: defined values among the first k bars
+    fewest = np.full(idx.size, config.rank_window, dtype=np.int64)
+    for name in SCORE_RANK_FEATURES:
+        np.cumsum(np.isfinite(features[name][lo:hi]), out=defined[1:])
+        fewest = np.minimum(fewest, defined[idx + 1 - lo] - defined[start - lo])
+    return fewest.tolist()

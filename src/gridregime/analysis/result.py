@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -57,8 +57,31 @@ class _DictEquality:
         return hash(orjson.dumps(self.to_dict(), option=orjson.OPT_SORT_KEYS))  # type: ignore[attr-defined]
 
 
+#: (to JSON, from JSON) of each field type a scalar record may hold: floats go through _f / _nf
+#: (NaN <-> null), the others through their own type.
+_CODECS = {"float": (_f, _nf), "int": (int, int), "bool": (bool, bool), "str": (str, str)}
+
+
+@lru_cache(maxsize=None)
+def _field_codecs(cls: type) -> tuple[tuple[str, Any, Any], ...]:
+    return tuple((f.name, *_CODECS[f.type]) for f in fields(cls))
+
+
+class _ScalarRecord(_DictEquality):
+    """A record of numbers and strings whose JSON form is its fields, in order."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: to_json(getattr(self, name)) for name, to_json, _ in _field_codecs(type(self))}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]):
+        return cls(**{name: from_json(d[name]) for name, _, from_json in _field_codecs(cls)})
+
+
 @dataclass(frozen=True, eq=False)
-class Scores(_DictEquality):
+class Scores(_ScalarRecord):
     """The §5 scores (0–100) and grid capacity; ``spacing`` in price units."""
 
     trend: float
@@ -68,21 +91,6 @@ class Scores(_DictEquality):
     grid_capacity: int
     grid_capacity_ok: bool
     spacing: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "trend": _f(self.trend), "mean_rev": _f(self.mean_rev), "vol_change": _f(self.vol_change),
-            "range_quality": _f(self.range_quality), "grid_capacity": int(self.grid_capacity),
-            "grid_capacity_ok": bool(self.grid_capacity_ok), "spacing": _f(self.spacing),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Scores":
-        return cls(
-            trend=_nf(d["trend"]), mean_rev=_nf(d["mean_rev"]), vol_change=_nf(d["vol_change"]),
-            range_quality=_nf(d["range_quality"]), grid_capacity=int(d["grid_capacity"]),
-            grid_capacity_ok=bool(d["grid_capacity_ok"]), spacing=_nf(d["spacing"]),
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,7 +109,7 @@ class FeatureValue(_DictEquality):
 
 
 @dataclass(frozen=True, eq=False)
-class RangeCandidate(_DictEquality):
+class RangeCandidate(_ScalarRecord):
     """One discovered range: bounds, measures over the lookback, and its quality (0–100)."""
 
     method: str
@@ -115,25 +123,6 @@ class RangeCandidate(_DictEquality):
     age: int
     position: float
     quality: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method, "lower": _f(self.lower), "upper": _f(self.upper),
-            "width_atr": _f(self.width_atr), "containment": _f(self.containment),
-            "touches_lower": int(self.touches_lower), "touches_upper": int(self.touches_upper),
-            "mid_crosses": int(self.mid_crosses), "age": int(self.age), "position": _f(self.position),
-            "quality": _f(self.quality),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "RangeCandidate":
-        return cls(
-            method=str(d["method"]), lower=_nf(d["lower"]), upper=_nf(d["upper"]),
-            width_atr=_nf(d["width_atr"]), containment=_nf(d["containment"]),
-            touches_lower=int(d["touches_lower"]), touches_upper=int(d["touches_upper"]),
-            mid_crosses=int(d["mid_crosses"]), age=int(d["age"]), position=_nf(d["position"]),
-            quality=_nf(d["quality"]),
-        )
 
 
 @dataclass(frozen=True, eq=False)

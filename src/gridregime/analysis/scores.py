@@ -58,20 +58,18 @@ def grid_capacity(width: float, price: float, atr: float, config: RegimeConfig =
 def trend_streaks(score: np.ndarray, direction: np.ndarray, threshold: float) -> np.ndarray:
     """For each bar, the number of consecutive bars ending there with score >= threshold and
     the same non-zero direction. NaN scores break a streak. O(n)."""
-    score = np.asarray(score, dtype=np.float64)
-    direction = np.asarray(direction)
-    out = np.zeros(score.size, dtype=np.int64)
+    out = []
     run = 0
     prev_dir = 0
-    for i in range(score.size):
-        s, d = score[i], int(direction[i])
+    for s, d in zip(np.asarray(score, dtype=np.float64).tolist(), np.asarray(direction).tolist()):
+        d = int(d)
         if s >= threshold and d != 0:  # NaN >= threshold is False
             run = run + 1 if (run and d == prev_dir) else 1
         else:
             run = 0
         prev_dir = d
-        out[i] = run
-    return out
+        out.append(run)
+    return np.array(out, dtype=np.int64)
 
 
 def trend_streak(scores, directions, threshold: float) -> int:
