@@ -116,7 +116,7 @@ def test_supervisor_settings_are_calibrated_and_written_to_their_sections(store,
     assert load_config(path).trend_threshold == 70.0
 
 
-def test_backtest_supervisor_settings_change_the_supervisor_only(store):
+def test_backtest_supervisor_settings_change_the_supervisor_only(store, tmp_path):
     from gridregime.grid.settings import SupervisorSettings
 
     rng = [symbol_range("ETH-USDT", S + DAY, S + 4 * DAY, root=store)]
@@ -128,3 +128,14 @@ def test_backtest_supervisor_settings_change_the_supervisor_only(store):
         assert a.pooled["policies"][name] == b.pooled["policies"][name]
     with pytest.raises(InvalidParameterError, match="supervisor"):
         run_backtest(rng, settings=settings, supervisor={"gates": {}})
+    # the report records the supervisor settings it ran with
+    import orjson
+
+    from gridregime.backtest import write_report
+
+    paths = write_report(b, tmp_path / "rep")
+    doc = orjson.loads((tmp_path / "rep" / "report.json").read_bytes())
+    assert doc["supervisor"]["grid"]["max_normal_levels"] == 3
+    assert doc["supervisor"]["gates"]["min_hours_stopped"] == 6
+    assert "`grid.max_normal_levels = 3`" in (tmp_path / "rep" / "report.md").read_text()
+    assert paths

@@ -53,6 +53,7 @@ def report_dict(result: BacktestResult) -> dict[str, Any]:
         "gridregime_version": __version__,
         "config_hash": result.config_hash,
         "settings": settings_dict(result.settings),
+        "supervisor": {"gates": result.supervisor.gates.to_dict(), "grid": result.supervisor.policy.to_dict()},
         "seconds": result.seconds,
         "ranges": ranges,
         "pooled": result.pooled,
@@ -95,7 +96,7 @@ def render_markdown(result: BacktestResult) -> str:
              f"Grids of {s.levels} levels over the discovered range, fee {100 * s.fee:.3f} % a fill, minimum order "
              f"{s.min_notional:g}, budget {s.budget:g} per symbol-range, intrabar path `{s.path}` (model risk: the "
              f"other path's return minus this one's), {s.seeds} RANDOM seeds. Config `{result.config_hash}`. "
-             f"{result.seconds:.1f} s.", ""]
+             f"{result.seconds:.1f} s.", "", f"Supervisor settings: {_changed_settings(result.supervisor)}.", ""]
     coarse = [o for o in result.outcomes if o.coarse]
     if coarse:
         lines += [f"**Coarse:** {len(coarse)} symbol-range(s) simulated on 1h bars (no 1m bars): fills inside an "
@@ -191,6 +192,17 @@ def equity_table(result: BacktestResult) -> pa.Table:
             eq += values
     return pa.table({"symbol": pa.array(sym, pa.string()), "hour": pa.array(hour, pa.timestamp("ms", tz="UTC")),
                      "policy": pa.array(pol, pa.string()), "equity": pa.array(eq, pa.float64())})
+
+
+def _changed_settings(sup: Any) -> str:
+    """The supervisor settings that differ from the defaults (``defaults`` when none do)."""
+    from gridregime.grid.settings import GateConfig, GridPolicy
+
+    out = []
+    for section, obj, default in (("gates", sup.gates, GateConfig()), ("grid", sup.policy, GridPolicy())):
+        mine, base = obj.to_dict(), default.to_dict()
+        out += [f"`{section}.{k} = {v!r}`" for k, v in mine.items() if v != base[k]]
+    return ", ".join(out) or "defaults"
 
 
 def write_report(result: BacktestResult, out: str | Path) -> dict[str, Path]:

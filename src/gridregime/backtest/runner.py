@@ -498,6 +498,7 @@ class BacktestResult:
     differences: list[dict[str, Any]]
     failures: list[dict[str, str]]
     seconds: float
+    supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
 
     def policy_names(self) -> list[str]:
         return list(self.pooled["policies"])
@@ -696,7 +697,7 @@ def run_backtest(ranges: Sequence[SymbolRange], *, config: RegimeConfig | None =
     pooled = _pool(outcomes, settings)
     differences = _differences(outcomes, settings)
     return BacktestResult(settings, config.config_hash, outcomes, pooled, differences, failures,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0, supervisor)
 
 
 def settings_dict(settings: BacktestSettings) -> dict[str, Any]:
