@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import gzip
 import os
-import shutil
 from datetime import timedelta
 from decimal import Decimal
 
@@ -23,7 +22,7 @@ from gridregime.snapshot.fileio import (
     SnapshotReadError,
     read_snapshot_bytes,
 )
-from tests.snapshot.fixtures import BTC_1M, build_store
+from tests.snapshot.fixtures import BTC_1M, build_store, writable_copy
 
 SYMBOL = "BTC-USDT"
 
@@ -37,10 +36,7 @@ def small_store(tmp_path_factory):
 
 @pytest.fixture
 def store(small_store, tmp_path):
-    root, hours = small_store
-    dst = tmp_path / "s"
-    shutil.copytree(root, dst)
-    return dst, hours
+    return writable_copy(small_store, tmp_path)
 
 
 def iso(h):

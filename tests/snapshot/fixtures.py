@@ -63,3 +63,13 @@ def redigest(doc: dict) -> dict:
                                                     for k in ("ts", "open", "high", "low", "close")),
                                                   np.asarray(b["volume"], dtype=np.float64))
     return doc
+
+
+def writable_copy(store: tuple[Path, list[datetime]], tmp_path: Path) -> tuple[Path, list[datetime]]:
+    """A fresh copy of a module-scoped ``(root, hours)`` store that one test may tamper with."""
+    import shutil
+
+    root, hours = store
+    dst = tmp_path / "s"
+    shutil.copytree(root, dst)
+    return dst, hours

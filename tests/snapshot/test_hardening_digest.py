@@ -16,7 +16,7 @@ from gridregime.snapshot import (
     SnapshotValidationError,
     market_path,
 )
-from tests.snapshot.fixtures import BTC_1M, build_store, hour_inputs, read_minutes
+from tests.snapshot.fixtures import BTC_1M, build_store, hour_inputs, read_minutes, writable_copy
 
 SYMBOL = "BTC-USDT"
 
@@ -37,12 +37,7 @@ def store(tmp_path_factory):
 
 @pytest.fixture
 def copy(store, tmp_path):
-    import shutil
-
-    root, hours = store
-    dst = tmp_path / "s"
-    shutil.copytree(root, dst)
-    return dst, hours
+    return writable_copy(store, tmp_path)
 
 
 def _nudge_close(doc):

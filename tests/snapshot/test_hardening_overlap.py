@@ -3,7 +3,6 @@
 new bar into the later 1h files that hold it (or refuses, saying why)."""
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import orjson
@@ -26,6 +25,7 @@ from tests.snapshot.fixtures import (
     hour_inputs,
     read_minutes,
     redigest,
+    writable_copy,
 )
 
 SYMBOL = "BTC-USDT"
@@ -41,10 +41,7 @@ def store(tmp_path_factory):
 
 @pytest.fixture
 def copy(store, tmp_path):
-    root, hours = store
-    dst = tmp_path / "s"
-    shutil.copytree(root, dst)
-    return dst, hours
+    return writable_copy(store, tmp_path)
 
 
 def _tamper_bar(root, file_hour, bar_hour):
