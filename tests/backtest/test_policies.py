@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from gridregime.backtest.policies import (
-    BUILTIN, RECENTRE_HOURS, GridSpec, HourView, NamedPolicy, as_policies, follow_range, random_mask,
-    range_grid, supervisor_grid,
+    BUILTIN, PREMIUM_EXIT_RANK, PREMIUM_START_RANK, RECENTRE_HOURS, GridSpec, HourView, NamedPolicy, as_policies,
+    follow_range, random_mask, range_grid, supervisor_grid,
 )
 from gridregime.errors import InvalidParameterError
 from gridregime.grid.inputs import MarketState
@@ -17,9 +17,10 @@ from gridregime.grid.inputs import MarketState
 H = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def view(verdict="RANGE_OK", price=100.0, lo=90.0, hi=110.0, adx=20.0, current=None, hours=0, sup=None):
+def view(verdict="RANGE_OK", price=100.0, lo=90.0, hi=110.0, adx=20.0, current=None, hours=0, sup=None,
+         atr_rank=float("nan")):
     m = MarketState(symbol="ETH-USDT", hour=H, verdict=verdict, price=price, range_lower=lo, range_upper=hi, adx=adx,
-                    atr=1.0)
+                    atr=1.0, atr_rank=atr_rank)
     return HourView("ETH-USDT", H, 0, m, sup, current, hours, levels=11, budget=1000.0)
 
 
@@ -54,6 +55,36 @@ def test_verdict_sticky_and_adx_policies():
     assert sticky(view("RANGE_WEAK", current=cur, hours=2)) is cur  # but keeps a running grid
     assert sticky(view("TREND", current=cur)) is None and sticky(view("TRANSITION", current=cur)) is None
     assert adx(view(adx=24.9)) is not None and adx(view(adx=25.0)) is None and adx(view(adx=float("nan"))) is None
+
+
+def test_vol_premium_starts_on_a_high_atr_rank_and_closes_when_it_falls():
+    pol = BUILTIN["VOL_PREMIUM"]
+    assert (PREMIUM_START_RANK, PREMIUM_EXIT_RANK) == (80.0, 50.0)
+    assert pol(view(atr_rank=79.9)) is None
+    assert pol(view(atr_rank=80.0)) == GridSpec(90.0, 110.0, 11, 1000.0)
+    assert pol(view("TREND", atr_rank=95.0)) is not None  # it reads no verdict
+    assert pol(view(atr_rank=float("nan"))) is None
+    cur = GridSpec(95.0, 105.0, 11, 1000.0)
+    assert pol(view(current=cur, hours=500, atr_rank=50.0)) is cur  # kept while the premium lasts, never refreshed
+    assert pol(view(current=cur, hours=1, atr_rank=49.9)) is None
+    assert pol(view(current=cur, hours=1, atr_rank=float("nan"))) is cur  # no rank: nothing decided
+    moved = pol(view(price=112.0, lo=100.0, hi=120.0, current=cur, hours=1, atr_rank=70.0))
+    assert moved == GridSpec(100.0, 120.0, 11, 1000.0)  # re-centred once the close left the grid
+    no_range = view(price=120.0, lo=float("nan"), hi=float("nan"), current=cur, hours=1, atr_rank=70.0)
+    assert pol(no_range) is cur
+
+
+@given(st.lists(st.tuples(st.floats(0, 100), st.floats(80, 120)), min_size=1, max_size=60))
+def test_vol_premium_never_starts_below_the_start_rank_nor_runs_below_the_exit_rank(steps):
+    pol, cur, since = BUILTIN["VOL_PREMIUM"], None, 0
+    for rank, price in steps:
+        want = pol(view(price=price, current=cur, hours=since, atr_rank=rank))
+        if cur is None and want is not None:
+            assert rank >= PREMIUM_START_RANK
+        if want is not None:
+            assert rank >= PREMIUM_EXIT_RANK and want.lower <= price <= want.upper
+        since = since + 1 if want == cur else 1
+        cur = want
 
 
 def test_supervisor_policy_reads_the_grid_row():

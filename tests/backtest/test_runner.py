@@ -80,11 +80,12 @@ def test_report_validates_against_the_shipped_schema(real_result, tmp_path):
         jsonschema.validate(bad, report_schema())
     hours = pq.read_table(paths["hours"])
     assert hours.num_rows == 72 and {"verdict", "warming_up", "history_bars", "equity_SUPERVISOR",
-                                     "equity_RANDOM", "equity_HOLD", "grid_levels"} <= set(hours.column_names)
+                                     "equity_RANDOM", "equity_HOLD", "grid_levels", "atr_rank",
+                                     "forward_grid_pnl"} <= set(hours.column_names)
     equity = pq.read_table(paths["equity"])
     assert equity.column_names == ["symbol", "hour", "policy", "equity"]
     assert set(equity.column("policy").to_pylist()) == {"ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "ADX_FILTER",
-                                                        "RANDOM", "HOLD", "FLAT"}
+                                                        "VOL_PREMIUM", "RANDOM", "HOLD", "FLAT"}
     md = paths["report_md"].read_text()
     for needle in ("## Policies (pooled)", "SUPERVISOR", "90 % day-block bootstrap", "## Verdicts", "Skipped hours",
                    "2021-04-20T02:00:00Z"):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gridregime.backtest.policies import GridSpec
-from gridregime.backtest.simulate import Bars, Exchange, _segments, hold_equity, run_policy
+from gridregime.backtest.simulate import Bars, Exchange, _segments, forward_grid_pnl, hold_equity, run_policy
 from gridregime.kernels.gridsim import grid_slots
 
 
@@ -115,3 +115,38 @@ def test_grids_are_sized_to_what_the_account_still_has():
     ratios = run.equity[2:] / run.equity[1:-1]
     assert ratios.max() - ratios.min() < 0.05  # ... about the same share each time: the grids shrink with it
     assert losses.sum() < 1000.0  # (the same grids unsized lose more than the budget)
+
+
+def test_forward_grid_pnl_at_a_flat_price_is_the_two_fees_on_the_neutral_inventory():
+    bars = flat_bars(6, price=100.0)
+    spec = GridSpec(90.0, 110.0, 5, 1000.0)
+    out = forward_grid_pnl(bars, [spec, None, spec, spec, spec, spec], 2, Exchange(fee=0.001, min_notional=0.0))
+    qty = 250.0 / 100.0 + 250.0 / 105.0  # bought at the next hour's open, sold at the horizon's last close
+    expect = -2 * qty * 100.0 * 0.001 / 1000.0
+    assert out[0] == pytest.approx(expect, rel=1e-12) and out[2] == pytest.approx(expect, rel=1e-12)
+    assert np.isnan(out[1])  # no spec
+    assert np.isnan(out[4]) and np.isnan(out[5])  # fewer than 2 hours after them
+    holed = flat_bars(6, price=100.0, missing=(2,))
+    assert np.isnan(forward_grid_pnl(holed, [spec] * 6, 2, Exchange(fee=0.001))[:2]).all()  # a window with no bars
+
+
+def test_forward_grid_pnl_equals_a_policy_that_starts_the_grid_and_closes_it_after_the_horizon():
+    rng = np.random.default_rng(7)
+    n_hours, per = 12, 20
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.004, n_hours * per)))
+    open_ = np.r_[100.0, close[:-1]]
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.002, close.size))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.002, close.size))
+    bars = Bars(open_, high, low, close, np.arange(0, (n_hours + 1) * per, per, dtype=np.int64), 0.0001, 0.0, False)
+    spec = GridSpec(float(close.min()) * 0.99, float(close.max()) * 1.01, 7, 500.0)
+    ex = Exchange(fee=0.00075, min_notional=1.0)
+    horizon = 3
+    out = forward_grid_pnl(bars, [spec] * n_hours, horizon, ex)
+    for t in range(n_hours - horizon):
+        wishes = [None] * n_hours
+        wishes[t:t + horizon] = [spec] * horizon  # decided after hours t .. t+h-1: runs hours t+1 .. t+h
+        run = run_policy("X", bars, wishes, ex, 500.0)
+        # a policy leaves a grid still running on the last hour open (valued, not sold): add the sale's fee
+        unsold = run.closing_cost if t + horizon == n_hours - 1 else 0.0
+        assert out[t] == pytest.approx((run.equity[t + horizon] - unsold) / 500.0 - 1.0, rel=1e-9, abs=1e-12)
+    assert np.isnan(out[n_hours - horizon:]).all()

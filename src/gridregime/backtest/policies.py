@@ -21,6 +21,9 @@ VERDICT      the ALWAYS grid while the verdict is RANGE_OK; closed otherwise.
 STICKY       started on RANGE_OK, kept (and re-centred) through RANGE_WEAK, closed on TREND or
              TRANSITION.
 ADX_FILTER   the ALWAYS grid while ADX(14) < 25.
+VOL_PREMIUM  a grid over the discovered range started when the ATR ranks in the top 20 % of its
+             history, re-centred when an hourly close leaves it, closed when the rank falls below
+             50 (see :func:`_vol_premium`). A reference: it reads no verdict.
 SUPERVISOR   exactly the grid :class:`~gridregime.grid.GridSupervisor` holds after the hour
              (bounds, levels, spacing, allocation; None while disabled).
 RANDOM       on and off at random hours with SUPERVISOR's exposure and number of starts, the ALWAYS
@@ -42,11 +45,13 @@ from gridregime.grid.inputs import MarketState
 from gridregime.verdicts import RANGE_OK, TRANSITION, TREND
 
 
-GRID_POLICIES = ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "ADX_FILTER")
+GRID_POLICIES = ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "ADX_FILTER", "VOL_PREMIUM")
 ALL_POLICIES = GRID_POLICIES + ("RANDOM", "HOLD", "FLAT")
 
 RECENTRE_HOURS = 24
 ADX_LIMIT = 25.0
+PREMIUM_START_RANK = 80.0
+PREMIUM_EXIT_RANK = 50.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,26 @@ def _adx_filter(view: HourView) -> GridSpec | None:
     return follow_range(view) if math.isfinite(adx) and adx < ADX_LIMIT else None
 
 
+def _vol_premium(view: HourView) -> GridSpec | None:
+    """A grid is short volatility: it earns the oscillation it trades and loses the net move it holds.
+    Volatility mean-reverts, so the oscillation is richest, relative to where volatility will
+    go next, just after the ATR has climbed high in its own history; in calm hours it tends to expand.
+    Start when pct(ATR) >= 80, keep (re-centred once a close leaves the grid) until pct(ATR) < 50,
+    when the premium is spent. docs/validation.md has the evidence."""
+    m, cur = view.market, view.current
+    rank = m.atr_rank
+    if not math.isfinite(rank):
+        return cur
+    if cur is None:
+        return range_grid(view) if rank >= PREMIUM_START_RANK else None
+    if rank < PREMIUM_EXIT_RANK:
+        return None
+    if cur.contains(m.price):
+        return cur
+    fresh = range_grid(view)
+    return cur if fresh is None else fresh
+
+
 def supervisor_grid(row: Mapping[str, Any] | None) -> GridSpec | None:
     """The grid a supervisor row says is running (None while disabled or absent)."""
     if not row or not row.get("grid_enabled"):
@@ -179,6 +204,7 @@ BUILTIN: dict[str, NamedPolicy] = {
     "STICKY": NamedPolicy("STICKY", _sticky),
     "ADX_FILTER": NamedPolicy("ADX_FILTER", _adx_filter),
     "SUPERVISOR": NamedPolicy("SUPERVISOR", _supervisor),
+    "VOL_PREMIUM": NamedPolicy("VOL_PREMIUM", _vol_premium),
 }
 
 

@@ -19,7 +19,8 @@ from gridregime.backtest.metrics import VERDICTS
 from gridregime.backtest.runner import BacktestResult, settings_dict
 
 REPORT_FORMAT = 1
-POLICY_ORDER = ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "ADX_FILTER", "RANDOM", "HOLD", "FLAT")
+POLICY_ORDER = ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "ADX_FILTER", "VOL_PREMIUM", "RANDOM", "HOLD",
+                "FLAT")
 
 
 def report_schema() -> dict[str, Any]:
@@ -109,20 +110,25 @@ def render_markdown(result: BacktestResult) -> str:
               "| a | b | what | estimate | 90 % interval | days |", "|---|---|---|---|---|---|"]
     for d in result.differences:
         unit = "return / symbol-month" if d["kind"] == "policy_return" else d["unit"]
-        fmt = _pct if d["kind"] in ("policy_return", "forward_hold") else _num
+        fmt = _pct if d["kind"] in ("policy_return", "forward_hold", "forward_grid_pnl") else _num
         lo, hi = d["low"], d["high"]
         lines.append(f"| {d['a']} | {d['b']} | {unit} | {fmt(d['estimate'])} | "
                      f"{fmt(lo)} … {fmt(hi)} | {d['days']} |")
-    lines += ["", "## Verdicts", "", "| verdict | hours | share | mean duration h | forward 24 h hold | "
-              "forward abs move (ATR) | forward RV ratio | forward RV change (abs log) |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Verdicts", "",
+              "Forward statistics over the next 24 h. *Grid P&L*: the hour's reference grid (ALWAYS's, over the "
+              "discovered range) started at the next hour, closed 24 h later, as a share of its allocation. "
+              "GRID_START_OK: the hours a grid may start; HIGH_VOL: pct(ATR) >= 80.", "",
+              "| verdict | hours | share | mean duration h | forward 24 h hold | "
+              "forward abs move (ATR) | forward RV ratio | forward RV change (abs log) | forward grid P&L |",
+              "|---|---|---|---|---|---|---|---|---|"]
     fw = pooled["forward"]
-    for v in VERDICTS + ("ALL", "GRID_START_OK"):
+    for v in VERDICTS + ("ALL", "GRID_START_OK", "HIGH_VOL"):
         hours = pooled["verdicts"]["counts"].get(v, fw[v]["hours"])
         share = pooled["verdicts"]["shares"].get(v, 1.0 if v == "ALL" else fw[v]["hours"] / max(fw["ALL"]["hours"], 1))
         dur = pooled["verdicts"]["mean_duration_hours"].get(v)
         lines.append(f"| {v} | {hours} | {_pct(share, 1) if share is not None else '–'} | {_num(dur, 1)} | "
                      f"{_num(fw[v]['hold'], 3)} (n={fw[v]['hold_n']}) | {_num(fw[v]['abs_move_atr'])} | "
-                     f"{_num(fw[v]['rv_ratio'])} | {_num(fw[v]['rv_change'])} |")
+                     f"{_num(fw[v]['rv_ratio'])} | {_num(fw[v]['rv_change'])} | {_pct(fw[v]['grid_pnl'], 3)} |")
     lines += ["", "Transitions (row: from, column: to):", "", "| from \\ to | " + " | ".join(VERDICTS) + " |",
               "|---|" + "---|" * len(VERDICTS)]
     for a in VERDICTS:
@@ -146,15 +152,15 @@ def render_markdown(result: BacktestResult) -> str:
                   f"TREND {_pct(lab['range_called_trend'], 1)}, transition hours called RANGE_OK "
                   f"{_pct(lab['transition_called_range_ok'], 1)}.", ""]
     lines += ["## Per symbol-range", "",
-              "| range | bars | hours | warming up | ALWAYS | VERDICT | STICKY | SUPERVISOR | ADX_FILTER | RANDOM "
-              "(median, 5–95 %) | HOLD | RANGE_OK hold | start-ok hold | all hold |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| range | bars | hours | warming up | ALWAYS | VERDICT | STICKY | SUPERVISOR | ADX_FILTER | VOL_PREMIUM "
+              "| RANDOM (median, 5–95 %) | HOLD | RANGE_OK hold | start-ok hold | all hold |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for o in result.outcomes:
         p, r = o.policies, o.random.get("return")
         band = "–" if not r else f"{_pct(r['median'])} ({_pct(r['p05'])} … {_pct(r['p95'])})"
         lines.append(f"| {o.key} | {o.info['bars']} | {o.info['hours']} | {o.info['warming_up_hours']} | "
                      + " | ".join(_pct(p[k]["return"]) if k in p else "–"
-                                  for k in ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "ADX_FILTER"))
+                                  for k in ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "ADX_FILTER", "VOL_PREMIUM"))
                      + f" | {band} | {_pct(p['HOLD']['return'])} | {_num(o.forward['RANGE_OK']['hold'], 3)} | "
                      f"{_num(o.forward['GRID_START_OK']['hold'], 3)} | {_num(o.forward['ALL']['hold'], 3)} |")
     if result.failures:

@@ -29,9 +29,10 @@ import numpy as np
 from gridregime.backtest import bootstrap as B
 from gridregime.backtest import metrics as M
 from gridregime.backtest.policies import (
-    BUILTIN, GRID_POLICIES, GridSpec, HourView, NamedPolicy, as_policies, random_mask, random_policy,
+    BUILTIN, GRID_POLICIES, PREMIUM_START_RANK, GridSpec, HourView, NamedPolicy, as_policies, random_mask,
+    random_policy, range_grid,
 )
-from gridregime.backtest.simulate import Bars, Exchange, PolicyRun, hold_equity, run_policy
+from gridregime.backtest.simulate import Bars, Exchange, PolicyRun, forward_grid_pnl, hold_equity, run_policy
 from gridregime.config import RegimeConfig
 from gridregime.grid.settings import SupervisorSettings
 from gridregime.errors import InvalidParameterError
@@ -156,6 +157,7 @@ class RangeOutcome:
     fwd: dict[str, np.ndarray] = field(default_factory=dict)
     verdict_arr: np.ndarray | None = None
     start_arr: np.ndarray | None = None  # grid_start_ok per hour
+    high_vol_arr: np.ndarray | None = None  # pct(ATR) >= PREMIUM_START_RANK per hour
     skipped: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -397,11 +399,19 @@ def run_range(rng: SymbolRange, config: RegimeConfig, settings: BacktestSettings
     lower, upper, atr = col("range_lower"), col("range_upper"), col("atr")
     verdicts = [None if r is None or r["status"] != "ok" else r["verdict"] for r in rows]
     start_ok = np.array([bool(r is not None and r.get("grid_start_ok")) for r in rows], dtype=bool)
+    high_vol = np.array([m is not None and m.verdict is not None and m.atr_rank >= PREMIUM_START_RANK
+                         for m in markets], dtype=bool)
     fwd = M.forward_stats(hh, hl, hc, present, lower, upper, atr, settings.horizon)
+    # what the hour's reference grid (ALWAYS's, over the discovered range) earns over the horizon
+    specs = [None if m is None or m.verdict is None else
+             range_grid(HourView(rng.symbol, hours[k], k, m, None, None, 0, settings.levels, budget))
+             for k, m in enumerate(markets)]
+    fwd["grid_pnl"] = forward_grid_pnl(bars, specs, settings.horizon,
+                                       Exchange(settings.fee, settings.min_notional, settings.path))
     stops = M.stop_stats([g for g in sup_rows if g is not None], index, hh, hl, present, settings.horizon)
     labels = _labels_for(source_name, rng.symbol, hours)
 
-    table = _hour_table(rng, hours, rows, sup_rows, runs, random_runs, hold, flat, fwd)
+    table = _hour_table(rng, hours, rows, markets, sup_rows, runs, random_runs, hold, flat, fwd)
     hourly_pnl = {name: np.diff(np.r_[budget, main.equity]) / budget for name, (main, _) in runs.items()}
     hourly_pnl["HOLD"] = np.diff(np.r_[budget, hold]) / budget
     hourly_pnl["FLAT"] = np.zeros(n)
@@ -420,10 +430,10 @@ def run_range(rng: SymbolRange, config: RegimeConfig, settings: BacktestSettings
     return RangeOutcome(
         key=rng.key, symbol=rng.symbol, start=rng.start, end=rng.end, coarse=rng.coarse, hours=hours, table=table,
         policies=policies, random=random_summary, verdicts=M.verdict_process(verdicts),
-        forward=M.per_verdict(verdicts, fwd, {"GRID_START_OK": start_ok}), stops=stops,
+        forward=M.per_verdict(verdicts, fwd, {"GRID_START_OK": start_ok, "HIGH_VOL": high_vol}), stops=stops,
         labels=None if labels is None else M.label_accuracy(verdicts, labels, settle=LABEL_SETTLE_HOURS), info=info,
         hourly_pnl=hourly_pnl, fwd=fwd, verdict_arr=np.array([v or "" for v in verdicts], dtype=object),
-        start_arr=start_ok,
+        start_arr=start_ok, high_vol_arr=high_vol,
         skipped=[f.to_dict() for f in batch.failures], seconds=time.perf_counter() - t0,
     )
 
@@ -448,14 +458,13 @@ def _random_summary(rows: list[dict[str, Any]], sup: dict[str, Any], basis: dict
 
 
 HOUR_COLUMNS = ("symbol", "hour", "status", "verdict", "grid_start_ok", "confidence", "history_bars", "warming_up",
-                "price", "atr",
-                "range_lower", "range_upper", "trend_score", "mean_rev_score", "vol_change_score",
-                "range_quality_score", "action", "events", "reason", "gate_phase", "grid_enabled", "grid_mode",
-                "grid_lower", "grid_upper", "grid_levels", "grid_allocation", "forward_hold", "forward_abs_move_atr",
-                "forward_rv_ratio")
+                "price", "atr", "range_lower", "range_upper", "trend_score", "mean_rev_score", "vol_change_score",
+                "range_quality_score", "atr_rank", "action", "events", "reason", "gate_phase", "grid_enabled",
+                "grid_mode", "grid_lower", "grid_upper", "grid_levels", "grid_allocation", "forward_hold",
+                "forward_abs_move_atr", "forward_rv_ratio", "forward_rv_change", "forward_grid_pnl")
 
 
-def _hour_table(rng, hours, rows, sup_rows, runs, random_runs, hold, flat, fwd) -> dict[str, list]:
+def _hour_table(rng, hours, rows, markets, sup_rows, runs, random_runs, hold, flat, fwd) -> dict[str, list]:
     n = len(hours)
 
     def take(src, name):
@@ -467,10 +476,12 @@ def _hour_table(rng, hours, rows, sup_rows, runs, random_runs, hold, flat, fwd) 
                                       "price", "atr",
                                       "range_lower", "range_upper", "trend_score", "mean_rev_score",
                                       "vol_change_score", "range_quality_score")},
+        "atr_rank": [None if m is None or not math.isfinite(m.atr_rank) else float(m.atr_rank) for m in markets],
         **{c: take(sup_rows, c) for c in ("action", "events", "reason", "gate_phase", "grid_enabled", "grid_mode",
                                           "grid_lower", "grid_upper", "grid_levels", "grid_allocation")},
         "forward_hold": _nan_none(fwd["hold"]), "forward_abs_move_atr": _nan_none(fwd["abs_move_atr"]),
-        "forward_rv_ratio": _nan_none(fwd["rv_ratio"]),
+        "forward_rv_ratio": _nan_none(fwd["rv_ratio"]), "forward_rv_change": _nan_none(fwd["rv_change"]),
+        "forward_grid_pnl": _nan_none(fwd["grid_pnl"]),
     }
     for name, (main, _) in runs.items():
         t[f"equity_{name}"] = main.equity.tolist()
@@ -535,7 +546,9 @@ def _pool(outcomes: list[RangeOutcome], settings: BacktestSettings) -> dict[str,
     verdicts = np.concatenate([o.verdict_arr for o in outcomes])
     fwd = {k: np.concatenate([o.fwd[k] for o in outcomes]) for k in outcomes[0].fwd}
     starts = np.concatenate([o.start_arr for o in outcomes])
-    pooled["forward"] = M.per_verdict([v or None for v in verdicts], fwd, {"GRID_START_OK": starts})
+    high_vol = np.concatenate([o.high_vol_arr for o in outcomes])
+    pooled["forward"] = M.per_verdict([v or None for v in verdicts], fwd, {"GRID_START_OK": starts,
+                                                                          "HIGH_VOL": high_vol})
     counts = {v: sum(o.verdicts["counts"][v] for o in outcomes) for v in M.VERDICTS}
     total = sum(counts.values())
     pooled["verdicts"] = {"counts": counts, "shares": {v: counts[v] / total if total else None for v in counts},
@@ -588,7 +601,8 @@ def _differences(outcomes: list[RangeOutcome], settings: BacktestSettings) -> li
     pnl = {n: np.concatenate([o.hourly_pnl[n] for o in outcomes]) for n in names}
     ones = np.ones(day.size)
     pairs = [(a, "ALWAYS") for a in names if a not in ("ALWAYS", "FLAT")]
-    pairs += [("SUPERVISOR", b) for b in ("VERDICT", "STICKY", "ADX_FILTER", "RANDOM", "HOLD") if b in names]
+    pairs += [("SUPERVISOR", b) for b in ("VERDICT", "STICKY", "ADX_FILTER", "VOL_PREMIUM", "RANDOM", "HOLD")
+              if b in names]
     seed = settings.bootstrap_seed
     for a, b in pairs:
         _, sums = B.block_sums(day, pnl[a], ones, pnl[b])
@@ -615,6 +629,9 @@ def _differences(outcomes: list[RangeOutcome], settings: BacktestSettings) -> li
                "TRANSITION", "OTHER")
     ratio_diff("forward_rv_change", "rv_change", verdicts == "TRANSITION", analysed & (verdicts != "TRANSITION"),
                "TRANSITION", "OTHER")
+    high_vol = np.concatenate([o.high_vol_arr for o in outcomes])
+    for name, sel in (("GRID_START_OK", starts), ("RANGE_OK", verdicts == "RANGE_OK"), ("HIGH_VOL", high_vol)):
+        ratio_diff("forward_grid_pnl", "grid_pnl", sel, analysed, name, "ALL")
     return out
 
 

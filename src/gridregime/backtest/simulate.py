@@ -147,6 +147,36 @@ def run_policy(name: str, bars: Bars, wishes: Sequence[GridSpec | None], exchang
                      losing, stops, closing_cost, tuple(grids))
 
 
+def forward_grid_pnl(bars: Bars, specs: Sequence[GridSpec | None], horizon: int, exchange: Exchange,
+                     slot_cache: dict | None = None) -> np.ndarray:
+    """What a grid started after each hour would have earned: per hour ``t`` with a spec, the grid
+    runs from the first bar of hour ``t + 1`` to the last bar of hour ``t + horizon``, is closed
+    there (inventory sold, fee paid), and its result is a fraction of its allocation. NaN without
+    a spec, without ``horizon`` hours after ``t``, or when one of them has no bars.
+
+    Each hour is its own account (the windows overlap), so unlike a policy run nothing carries
+    from one hour to the next.
+    """
+    n = bars.n_hours
+    out = np.full(n, np.nan)
+    cache = {} if slot_cache is None else slot_cache
+    counts = np.diff(bars.hour_start)
+    for t in range(max(0, n - horizon)):
+        spec = specs[t]
+        if spec is None or not (counts[t + 1:t + 1 + horizon] > 0).all():
+            continue
+        slots = cache.get(spec)
+        if slots is None:
+            slots = cache[spec] = grid_slots(spec.lower, spec.upper, spec.levels, spec.spacing_mode, spec.allocation,
+                                             tick=bars.tick, lot=bars.lot, min_notional=exchange.min_notional)
+        a, b = int(bars.hour_start[t + 1]), int(bars.hour_start[t + 1 + horizon])
+        sim = simulate_grids(bars.open[a:b], bars.high[a:b], bars.low[a:b], bars.close[a:b],
+                             [Segment(0, b - a, slots, close_at_end=True)], budget=spec.allocation, fee=exchange.fee,
+                             path=exchange.path, min_notional=exchange.min_notional, size_to_equity=True, lot=bars.lot)
+        out[t] = float(sim.equity[-1]) / spec.allocation - 1.0
+    return out
+
+
 def hold_equity(bars: Bars, budget: float, fee: float) -> np.ndarray:
     """Buy and hold: the budget buys base at the open of the first bar of the second hour (the
     first decision), paying the fee; equity per hour marked at each hour's close."""

@@ -15,8 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="judge verdicts and grid decisions by what a grid would have earned",
         description="""
             Re-analyse every stored hour from --start to --end (inclusive), drive the grid supervisor hour by
-            hour, simulate the policies ALWAYS, VERDICT, STICKY, SUPERVISOR, ADX_FILTER, RANDOM, HOLD and FLAT
-            on the 1m bars of the snapshots, and write report.md, report.json, hours.parquet and
+            hour, simulate the policies ALWAYS, VERDICT, STICKY, SUPERVISOR, ADX_FILTER, VOL_PREMIUM, RANDOM, HOLD
+            and FLAT on the 1m bars of the snapshots, and write report.md, report.json, hours.parquet and
             equity.parquet into --out. With --source instead of --root the hourly bars of a data source are
             analysed and traded directly (coarse mode, flagged in the report).
         """,
