@@ -44,6 +44,10 @@ def diff(result, kind, a):
     return d
 
 
+def pair(result, a, b):
+    return next((d for d in result.differences if d["kind"] == "policy_return" and d["a"] == a and d["b"] == b), None)
+
+
 def ci(d, scale=1.0, unit=""):
     if d is None or d["estimate"] is None:
         return "–"
@@ -105,14 +109,16 @@ def per_file_tables(result) -> list[str]:
 
 def policy_rows(result) -> list[str]:
     lines = ["| file | ALWAYS | VERDICT | STICKY | SUPERVISOR | SUPERVISOR max DD | RANDOM median (5–95 %) "
-             "| SUPERVISOR rank in RANDOM | HOLD |", "|---|---|---|---|---|---|---|---|---|"]
+             "| SUPERVISOR rank in RANDOM | VOL_PREMIUM | HOLD | grid P&L 24 h: all / start-ok / HIGH_VOL |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for o in result.outcomes:
         p, r = o.policies, o.random
         lines.append(f"| {o.key} | {pct(p['ALWAYS']['return'])} | {pct(p['VERDICT']['return'])} "
                      f"| {pct(p['STICKY']['return'])} | {pct(p['SUPERVISOR']['return'])} "
                      f"| {pct(p['SUPERVISOR']['max_drawdown'])} "
                      f"| {pct(r['return']['median'])} ({pct(r['return']['p05'])} … {pct(r['return']['p95'])}) "
-                     f"| {num(r.get('supervisor_rank'))} | {pct(p['HOLD']['return'])} |")
+                     f"| {num(r.get('supervisor_rank'))} | {pct(p['VOL_PREMIUM']['return'])} | {pct(p['HOLD']['return'])} "
+                     f"| {' / '.join(pct(o.forward[g]['grid_pnl'], 3) for g in ('ALL', 'GRID_START_OK', 'HIGH_VOL'))} |")
     return lines
 
 
@@ -127,7 +133,13 @@ def pooled_lines(result, title) -> list[str]:
            f"TRANSITION − other forward RV change |log ratio|: {ci(diff(result, 'forward_rv_change', 'TRANSITION'))} "
            f"(signed ratio: {ci(diff(result, 'forward_rv', 'TRANSITION'))})",
            "- b. " + "; ".join(f"{k}: {'yes' if v else 'no'}" for k, v in b["checks"].items())
-           + f" (SUPERVISOR mean rank among RANDOM seeds {num(b['random_rank'])})", ""]
+           + f" (SUPERVISOR mean rank among RANDOM seeds {num(b['random_rank'])})",
+           "- forward 24 h grid P&L (share of allocation) minus all hours': start-ok "
+           f"{ci(diff(result, 'forward_grid_pnl', 'GRID_START_OK'), 100, ' pp')}; RANGE_OK "
+           f"{ci(diff(result, 'forward_grid_pnl', 'RANGE_OK'), 100, ' pp')}; HIGH_VOL (pct(ATR) >= 80) "
+           f"{ci(diff(result, 'forward_grid_pnl', 'HIGH_VOL'), 100, ' pp')}",
+           f"- VOL_PREMIUM − ALWAYS, return per symbol-month: {ci(pair(result, 'VOL_PREMIUM', 'ALWAYS'), 100, ' %')}; "
+           f"SUPERVISOR − VOL_PREMIUM: {ci(pair(result, 'SUPERVISOR', 'VOL_PREMIUM'), 100, ' %')}", ""]
     return out
 
 
@@ -187,7 +199,8 @@ def main(argv=None) -> int:
     if not args.skip_robustness:
         md += ["## Robustness of b (1m files): levels x fees, both path modes", "",
                "| levels | fee | SUPERVISOR return | other path | r/DD | ALWAYS r/DD | VERDICT r/DD | STICKY r/DD "
-               "| rank in RANDOM | DD / ALWAYS DD | b met |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+               "| rank in RANDOM | DD / ALWAYS DD | b met | ALWAYS return | VOL_PREMIUM return | VOL_PREMIUM r/DD |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         js["robustness"] = []
         for levels in (5, 10, 20):
             for fee in (0.0002, 0.00075, 0.001):
@@ -199,7 +212,8 @@ def main(argv=None) -> int:
                           f"| {num(b['return_over_drawdown'])} | {num(pol['ALWAYS']['return_over_drawdown'])} "
                           f"| {num(pol['VERDICT']['return_over_drawdown'])} | {num(pol['STICKY']['return_over_drawdown'])} "
                           f"| {num(b['random_rank'])} | {num(b['max_drawdown'] / b['always_max_drawdown'])} "
-                          f"| {'yes' if b['met'] else 'no'} |")
+                          f"| {'yes' if b['met'] else 'no'} | {pct(pol['ALWAYS']['mean_return'])} "
+                          f"| {pct(pol['VOL_PREMIUM']['mean_return'])} | {num(pol['VOL_PREMIUM']['return_over_drawdown'])} |")
                 js["robustness"].append({"levels": levels, "fee": fee, **b, "return_other_path": other})
         md.append("")
     (out / "validation.md").write_text("\n".join(md) + "\n")
