@@ -105,6 +105,26 @@ def test_the_halt_is_reported_and_equity_is_consistent(real_result):
         assert 0.0 <= row["max_drawdown"] < 1.0
 
 
+def test_forward_grid_pnl_and_high_vol_hours_match_the_hour_table(real_result):
+    o = real_result.outcomes[0]
+    t = o.table
+    pnl = np.array([np.nan if x is None else x for x in t["forward_grid_pnl"]])
+    rank = np.array([np.nan if x is None else x for x in t["atr_rank"]])
+    verdict = np.array([v or "" for v in t["verdict"]], dtype=object)
+    assert np.isnan(pnl[-24:]).all()  # no full day after them
+    # windows reaching into the halt (hours 02-04 of 2021-04-20 have no bars) are not measured
+    halt = [k for k, h in enumerate(o.hours) if h.day == 20 and 2 <= h.hour <= 4]
+    assert all(np.isnan(pnl[k]) for k in range(halt[0] - 24, halt[-1]) if k >= 0)
+    measured = np.isfinite(pnl) & (verdict != "")
+    assert measured.sum() > 0 and o.forward["ALL"]["grid_pnl_n"] == measured.sum()
+    assert o.forward["ALL"]["grid_pnl"] == pytest.approx(pnl[measured].mean(), rel=1e-12)
+    ok = measured & (verdict == "RANGE_OK")
+    assert o.forward["RANGE_OK"]["grid_pnl"] == pytest.approx(pnl[ok].mean(), rel=1e-12)
+    high = (verdict != "") & (rank >= 80.0)
+    assert o.forward["HIGH_VOL"]["hours"] == high.sum()
+    assert (np.abs(pnl[measured]) < 0.2).all()  # a day of a 10-level grid: a loss or gain of a few per cent
+
+
 def test_bootstrap_and_random_are_reproducible(real_root):
     rng = symbol_range("ETH-USDT", REAL_START, REAL_END - timedelta(hours=1), root=real_root)
     a = run_backtest([rng], settings=FAST)
