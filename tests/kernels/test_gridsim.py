@@ -20,6 +20,7 @@ from gridregime.kernels import (
     Segment,
     grid_slots,
     simulate_grids,
+    simulate_windows,
 )
 from tests.reference import gridsim as slow
 
@@ -469,3 +470,44 @@ def test_grid_slots_are_read_only_copies():
     with pytest.raises(ValueError):
         s.qty[0] = 5.0
     assert s == GridSlots([100, 101, 102], [1, 1]) and hash(s) == hash(GridSlots([100, 101, 102], [1, 1]))
+
+
+@pytest.mark.parametrize("path", PATH_MODES)
+@pytest.mark.parametrize("seed", [3, 4])
+def test_simulate_windows_equals_the_slow_twin_window_by_window(path, seed):
+    rng = np.random.default_rng(seed)
+    o, h, lo, c = random_bars(rng, 400, 0.25)
+    windows, budgets = [], []
+    for _ in range(40):  # overlapping windows, each its own account
+        a = int(rng.integers(0, 390))
+        b = int(rng.integers(a + 1, min(400, a + 80) + 1))
+        mid = float(o[a])
+        slots = grid_slots(mid * 0.97, mid * 1.03, int(rng.choice([2, 5, 11])), allocation=float(rng.uniform(200, 900)),
+                           tick=0.25, lot=float(rng.choice([0.0, 0.01])), min_notional=5.0)
+        windows.append((a, b, slots))
+        budgets.append(float(rng.uniform(300, 1500)))
+    got = simulate_windows(o, h, lo, c, windows, budgets, fee=FEE, path=path, min_notional=5.0, size_to_equity=True,
+                           lot=0.01)
+    for k, (a, b, slots) in enumerate(windows):
+        ref = slow.simulate_grids(o[a:b], h[a:b], lo[a:b], c[a:b], [Segment(0, b - a, slots)], budget=budgets[k],
+                                  fee=FEE, path=path, min_notional=5.0, size_to_equity=True, lot=0.01)
+        assert got[k] == pytest.approx(ref["equity"][-1], rel=RTOL)
+
+
+def test_simulate_windows_names_bad_windows_and_budgets():
+    o, h, lo, c = (np.full(10, 100.0),) * 4
+    s = unit_grid(99.0, 100.0, 101.0)
+    with pytest.raises(InvalidParameterError, match=r"budgets: expected 2 values"):
+        simulate_windows(o, h, lo, c, [(0, 5, s), (2, 8, s)], [1000.0])
+    with pytest.raises(InvalidParameterError, match=r"windows\[1\]: expected 0 <= start < end <= 10"):
+        simulate_windows(o, h, lo, c, [(0, 5, s), (8, 11, s)], [1000.0, 1000.0])
+    with pytest.raises(InvalidParameterError, match=r"windows\[0\]: expected GridSlots"):
+        simulate_windows(o, h, lo, c, [(0, 5, "grid")], [1000.0])
+    with pytest.raises(InvalidParameterError, match=r"budgets: expected finite numbers > 0"):
+        simulate_windows(o, h, lo, c, [(0, 5, s)], [0.0])
+    assert simulate_windows(o, h, lo, c, [], []).size == 0
+
+
+def test_grid_slots_refuses_levels_that_collapse_in_floating_point():
+    with pytest.raises(InvalidParameterError, match="prices: expected strictly ascending"):
+        grid_slots(1.0, 1.0 + 4e-16, 10, min_notional=0.0)

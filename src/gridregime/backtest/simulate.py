@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridregime.backtest.policies import GridSpec
-from gridregime.kernels.gridsim import Segment, grid_slots, simulate_grids
+from gridregime.kernels.gridsim import Segment, grid_slots, simulate_grids, simulate_windows
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,7 @@ def forward_grid_pnl(bars: Bars, specs: Sequence[GridSpec | None], horizon: int,
     out = np.full(n, np.nan)
     cache = {} if slot_cache is None else slot_cache
     counts = np.diff(bars.hour_start)
+    hours, windows, budgets = [], [], []
     for t in range(max(0, n - horizon)):
         spec = specs[t]
         if spec is None or not (counts[t + 1:t + 1 + horizon] > 0).all():
@@ -169,11 +170,14 @@ def forward_grid_pnl(bars: Bars, specs: Sequence[GridSpec | None], horizon: int,
         if slots is None:
             slots = cache[spec] = grid_slots(spec.lower, spec.upper, spec.levels, spec.spacing_mode, spec.allocation,
                                              tick=bars.tick, lot=bars.lot, min_notional=exchange.min_notional)
-        a, b = int(bars.hour_start[t + 1]), int(bars.hour_start[t + 1 + horizon])
-        sim = simulate_grids(bars.open[a:b], bars.high[a:b], bars.low[a:b], bars.close[a:b],
-                             [Segment(0, b - a, slots, close_at_end=True)], budget=spec.allocation, fee=exchange.fee,
-                             path=exchange.path, min_notional=exchange.min_notional, size_to_equity=True, lot=bars.lot)
-        out[t] = float(sim.equity[-1]) / spec.allocation - 1.0
+        hours.append(t)
+        windows.append((int(bars.hour_start[t + 1]), int(bars.hour_start[t + 1 + horizon]), slots))
+        budgets.append(spec.allocation)
+    if windows:
+        final = simulate_windows(bars.open, bars.high, bars.low, bars.close, windows, budgets, fee=exchange.fee,
+                                 path=exchange.path, min_notional=exchange.min_notional, size_to_equity=True,
+                                 lot=bars.lot)
+        out[hours] = final / np.asarray(budgets) - 1.0
     return out
 
 

@@ -87,6 +87,7 @@ __all__ = [
     "SimulationResult",
     "grid_slots",
     "simulate_grids",
+    "simulate_windows",
 ]
 
 PATH_MODES = ("pessimistic", "ohlc")
@@ -166,6 +167,16 @@ class GridSlots:
     def __hash__(self) -> int:
         return hash((self.prices.tobytes(), self.qty.tobytes()))
 
+    @classmethod
+    def _built(cls, prices: np.ndarray, qty: np.ndarray) -> GridSlots:
+        """Slots :func:`grid_slots` computed from validated inputs: frozen, not checked again."""
+        out = object.__new__(cls)
+        for name, arr in (("prices", prices), ("qty", qty)):
+            arr = np.ascontiguousarray(arr, dtype=np.float64)
+            arr.setflags(write=False)
+            object.__setattr__(out, name, arr)
+        return out
+
     @property
     def active(self) -> np.ndarray:
         """Boolean mask of the slots that trade (``qty > 0``)."""
@@ -209,18 +220,21 @@ def grid_slots(
     min_notional = _non_negative("min_notional", min_notional)
     prices = raw
     if tick > 0.0:
-        prices = np.unique(np.round(raw / tick) * tick)
+        rounded = np.round(raw / tick) * tick  # non-decreasing, as raw ascends: equal levels are neighbours
+        prices = rounded[np.r_[True, rounded[1:] > rounded[:-1]]]
         if prices[0] <= 0.0:
             raise InvalidParameterError(f"tick: expected a tick that keeps lower={lower!r} above 0, got {tick!r}")
         if prices.size < 2:
             raise InvalidParameterError(
                 f"tick: expected a tick that leaves at least 2 distinct levels in [{lower!r}, {upper!r}], got {tick!r}")
+    if not (prices[1:] > prices[:-1]).all():  # levels so dense that float steps collapse
+        raise InvalidParameterError(f"prices: expected strictly ascending prices, got {prices.tolist()!r}")
     per_slot = allocation / (prices.size - 1)
     qty = per_slot / prices[:-1]
     if lot > 0.0:
         qty = np.floor(qty / lot * (1.0 + _LOT_EPS)) * lot
     qty = np.where(qty * prices[:-1] < min_notional, 0.0, qty)
-    return GridSlots(prices, qty)
+    return GridSlots._built(prices, qty)
 
 
 @dataclass(frozen=True)
@@ -453,3 +467,76 @@ def simulate_grids(
         equity=equity, base=base, cash=float(cash), fills=int(fills), fees=float(fees),
         seg_fills=seg_fills, seg_fees=seg_fees, seg_pnl=seg_pnl, seg_traded=seg_traded,
     )
+
+
+def simulate_windows(
+    open: Any,
+    high: Any,
+    low: Any,
+    close: Any,
+    windows: Any,
+    budgets: Any,
+    *,
+    fee: float = 0.00075,
+    path: str = "pessimistic",
+    min_notional: float = 5.0,
+    size_to_equity: bool = False,
+    lot: float = 0.0,
+) -> np.ndarray:
+    """Many independent accounts over windows of the same bars, validated once.
+
+    ``windows`` is a sequence of ``(start, end, slots)``: account ``k`` starts with
+    ``budgets[k]`` cash, runs the grid ``slots`` (a :class:`GridSlots`) over bars
+    ``[start, end)`` and sells its inventory at ``close[end - 1]``. Windows may overlap. Returns
+    each account's final equity: window by window, exactly
+    ``simulate_grids(open[start:end], ..., [Segment(0, end - start, slots)], budget=budgets[k],
+    ...).equity[-1]``, without validating the bars and settings again for every window.
+    """
+    o = _bars(open, "open")
+    h = _bars(high, "high")
+    lo = _bars(low, "low")
+    c = _bars(close, "close")
+    n = o.size
+    if not h.size == lo.size == c.size == n:
+        raise InvalidParameterError(
+            f"open, high, low, close: expected equal lengths, got open={n}, high={h.size}, "
+            f"low={lo.size}, close={c.size}")
+    fee = _non_negative("fee", fee)
+    if fee >= 0.1:
+        raise InvalidParameterError(f"fee: expected a rate in [0, 0.1), got {fee!r}")
+    if not isinstance(path, str) or path not in _PATH_CODES:
+        raise InvalidParameterError(f"path: expected one of {PATH_MODES}, got {path!r}")
+    min_notional = _non_negative("min_notional", min_notional)
+    lot = _non_negative("lot", lot)
+    if not isinstance(size_to_equity, (bool, np.bool_)):
+        raise InvalidParameterError(f"size_to_equity: expected true or false, got {size_to_equity!r}")
+    if isinstance(windows, (str, bytes)) or not hasattr(windows, "__len__"):
+        raise InvalidParameterError(f"windows: expected a sequence of (start, end, slots), got {type(windows).__name__}")
+    budgets = np.asarray(as_1d_numeric(budgets, "budgets", kinds=_NUMBER_KINDS), dtype=np.float64)
+    if budgets.size != len(windows):
+        raise InvalidParameterError(f"budgets: expected {len(windows)} values (one per window), got {budgets.size}")
+    if budgets.size and not (np.isfinite(budgets).all() and (budgets > 0.0).all()):
+        raise InvalidParameterError("budgets: expected finite numbers > 0")
+    out = np.empty(len(windows), dtype=np.float64)
+    close_at_end = np.ones(1, dtype=np.uint8)
+    level_off = np.zeros(2, dtype=np.int64)
+    slot_off = np.zeros(2, dtype=np.int64)
+    code = _PATH_CODES[path]
+    for k, window in enumerate(windows):
+        try:
+            start, end, slots = window
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"windows[{k}]: expected (start, end, slots), got {window!r}") from None
+        if not isinstance(slots, GridSlots):
+            raise InvalidParameterError(f"windows[{k}]: expected GridSlots, got {type(slots).__name__}")
+        if (isinstance(start, bool) or isinstance(end, bool) or not isinstance(start, (int, np.integer))
+                or not isinstance(end, (int, np.integer)) or not 0 <= start < end <= n):
+            raise InvalidParameterError(f"windows[{k}]: expected 0 <= start < end <= {n}, got ({start!r}, {end!r})")
+        a, b = int(start), int(end)
+        level_off[1], slot_off[1] = slots.prices.size, slots.qty.size
+        equity = _gridsim.simulate_grids(
+            o[a:b], h[a:b], lo[a:b], c[a:b], np.zeros(1, dtype=np.int64), np.full(1, b - a, dtype=np.int64),
+            close_at_end, level_off, slot_off, slots.prices, slots.qty, float(budgets[k]), fee, code, min_notional,
+            bool(size_to_equity), lot)[0]
+        out[k] = equity[-1]
+    return out
