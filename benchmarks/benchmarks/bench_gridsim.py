@@ -57,3 +57,25 @@ class GridSlotsConstruction:
 
     def time_grid_slots(self, levels):
         self.grid_slots(29_000.0, 31_000.0, levels, "ARITHMETIC", 1000.0, tick=0.01, lot=0.00001)
+
+
+class SimulateWindows:
+    """The backtest's forward grid P&L for a symbol-month: one fresh account per hour over the
+    next 24 hours of 1m bars (720 overlapping windows of 1,440 bars), 10 levels."""
+
+    def setup(self):
+        from gridregime.kernels import grid_slots, simulate_windows
+
+        self.simulate = simulate_windows
+        self.bars = _month_of_bars(BARS + DAY)
+        opens = self.bars[0]
+        self.windows = []
+        for hour in range(BARS // 60):
+            s = hour * 60
+            mid = float(opens[s])
+            slots = grid_slots(mid * 0.985, mid * 1.015, 10, "ARITHMETIC", 1000.0, tick=0.01, min_notional=5.0)
+            self.windows.append((s, s + DAY, slots))
+        self.budgets = [1000.0] * len(self.windows)
+
+    def time_simulate_windows(self):
+        self.simulate(*self.bars, self.windows, self.budgets, size_to_equity=True)
