@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         pol = report.backtest.pooled["policies"]
         print("following each policy (backtest, mean over symbols): " + ", ".join(
             f"{name} {100 * pol[name]['mean_return']:+.2f} % (max DD {100 * pol[name]['mean_max_drawdown']:.1f} %)"
-            for name in ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "HOLD") if name in pol))
+            for name in ("ALWAYS", "VERDICT", "STICKY", "SUPERVISOR", "VOL_PREMIUM", "HOLD") if name in pol))
         print(f"backtest:      {(report.backtest_dir / 'report.md').resolve()}")
     if report.dashboard is not None:
         print(f"dashboard:     {report.dashboard.index.resolve()}")
