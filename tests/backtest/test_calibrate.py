@@ -50,6 +50,19 @@ def test_walk_forward_chooses_on_training_windows_and_scores_out_of_sample(store
     assert res.final == res.folds[-1].chosen and res.final_window == res.folds[-1].train
 
 
+def test_start_grid_pnl_objective_is_the_start_ok_grid_pnl_difference(store, short_months):
+    vary = {"grid_start_min_room_atr": [0.5, 3.0]}
+    res = C.walk_forward(store, ["ETH-USDT"], S, S + 6 * DAY - timedelta(hours=1), train_months=1, test_months=1,
+                         vary=vary, objective="start_grid_pnl")
+    fold = res.folds[0]
+    again = run_backtest([symbol_range("ETH-USDT", fold.test[0], fold.test[1] - timedelta(hours=1), root=store)],
+                         config=RegimeConfig(**fold.chosen), settings=BacktestSettings(seeds=0, resamples=200))
+    d = next(d for d in again.differences if d["kind"] == "forward_grid_pnl" and d["a"] == "GRID_START_OK")
+    assert d["b"] == "ALL" and d["estimate"] is not None and math.isfinite(d["estimate"])
+    assert C.score(again, "start_grid_pnl") == pytest.approx(d["estimate"])
+    assert C.score(again, "start_grid_pnl") == pytest.approx(fold.out_of_sample, nan_ok=True)
+
+
 def test_toml_round_trip_and_cli(store, short_months, tmp_path, capsys):
     out = tmp_path / "chosen.toml"
     rc = main(["calibrate", "--root", str(store), "--symbols", "ETH-USDT", "--start", "2024-03-01T00:00Z",

@@ -14,6 +14,8 @@ the most recent training window are written as a settings TOML file (``[regime]`
 Objectives (higher is better):
 
 ``start_hold``        forward 24 h range-hold of the ``grid_start_ok`` hours minus all hours;
+``start_grid_pnl``    forward 24 h grid P&L (a share of the allocation) of the ``grid_start_ok``
+                      hours minus all hours: what a grid started on the start check earns;
 ``supervisor``        the grid supervisor's pooled return / max drawdown;
 ``supervisor_return`` the grid supervisor's mean return.
 
@@ -38,7 +40,7 @@ from gridregime.overrides import parameter_names
 from gridregime.errors import InvalidParameterError
 from gridregime.timeutil import HOUR, iso_z, to_utc_hour
 
-OBJECTIVES = ("start_hold", "supervisor", "supervisor_return")
+OBJECTIVES = ("start_hold", "start_grid_pnl", "supervisor", "supervisor_return")
 MONTH = timedelta(days=30)
 MAX_CANDIDATES = 200
 
@@ -129,8 +131,9 @@ def candidates(base: RegimeConfig | Candidate, vary: Mapping[str, Sequence[Any]]
 
 def score(result: Any, objective: str) -> float:
     """The objective of one backtest result (NaN when undefined)."""
-    if objective == "start_hold":
-        d = next((d for d in result.differences if d["kind"] == "forward_hold" and d["a"] == "GRID_START_OK"), None)
+    if objective in ("start_hold", "start_grid_pnl"):
+        kind = "forward_hold" if objective == "start_hold" else "forward_grid_pnl"
+        d = next((d for d in result.differences if d["kind"] == kind and d["a"] == "GRID_START_OK"), None)
         return math.nan if d is None or d["estimate"] is None else float(d["estimate"])
     sup = result.pooled["policies"]["SUPERVISOR"]
     value = sup["return_over_drawdown"] if objective == "supervisor" else sup["mean_return"]

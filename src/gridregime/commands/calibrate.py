@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vary", required=True, nargs="+", metavar="NAME=V1,V2",
                    help="RegimeConfig fields, gates.<field> or grid.<field>, and the values to try, e.g. "
                    "grid_start_min_room_atr=1.25,1.75,2.25 gates.min_hours_stopped=6,12")
-    p.add_argument("--objective", default="start_hold", choices=("start_hold", "supervisor", "supervisor_return"),
+    p.add_argument("--objective", default="start_hold",
+                   choices=("start_hold", "start_grid_pnl", "supervisor", "supervisor_return"),
                    help="what a configuration is chosen by (default start_hold)")
     options.add_config(p, "settings TOML the candidates start from ([regime], [gates], [grid])")
     p.add_argument("--out", required=True, metavar="FILE", help="write the chosen values here (TOML)")
