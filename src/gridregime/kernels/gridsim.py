@@ -390,6 +390,31 @@ def _flatten(segments: Any, n: int) -> tuple[np.ndarray, ...]:
     return seg_start, seg_end, seg_close, level_off, slot_off, prices, qty
 
 
+def _checked_run(open: Any, high: Any, low: Any, close: Any, fee: Any, path: Any, min_notional: Any, lot: Any,
+                 size_to_equity: Any) -> tuple:
+    """The bars and the run settings checked once: (open, high, low, close, fee, path code,
+    min_notional, lot)."""
+    o = _bars(open, "open")
+    h = _bars(high, "high")
+    lo = _bars(low, "low")
+    c = _bars(close, "close")
+    n = o.size
+    if not h.size == lo.size == c.size == n:
+        raise InvalidParameterError(
+            f"open, high, low, close: expected equal lengths, got open={n}, high={h.size}, "
+            f"low={lo.size}, close={c.size}")
+    fee = _non_negative("fee", fee)
+    if fee >= 0.1:
+        raise InvalidParameterError(f"fee: expected a rate in [0, 0.1), got {fee!r}")
+    if not isinstance(path, str) or path not in _PATH_CODES:
+        raise InvalidParameterError(f"path: expected one of {PATH_MODES}, got {path!r}")
+    min_notional = _non_negative("min_notional", min_notional)
+    lot = _non_negative("lot", lot)
+    if not isinstance(size_to_equity, (bool, np.bool_)):
+        raise InvalidParameterError(f"size_to_equity: expected true or false, got {size_to_equity!r}")
+    return o, h, lo, c, fee, _PATH_CODES[path], min_notional, lot
+
+
 def simulate_grids(
     open: Any,
     high: Any,
@@ -440,29 +465,13 @@ def simulate_grids(
     implements them per bar and per slot; the compiled kernel equals it (same fills, values
     to rounding). O(n + levels) plus O(log L + L / 64 + fills) per bar with fills.
     """
-    o = _bars(open, "open")
-    h = _bars(high, "high")
-    lo = _bars(low, "low")
-    c = _bars(close, "close")
-    n = o.size
-    if not h.size == lo.size == c.size == n:
-        raise InvalidParameterError(
-            f"open, high, low, close: expected equal lengths, got open={n}, high={h.size}, "
-            f"low={lo.size}, close={c.size}")
+    o, h, lo, c, fee, code, min_notional, lot = _checked_run(open, high, low, close, fee, path, min_notional, lot,
+                                                             size_to_equity)
     budget = _positive("budget", budget)
-    fee = _non_negative("fee", fee)
-    if fee >= 0.1:
-        raise InvalidParameterError(f"fee: expected a rate in [0, 0.1), got {fee!r}")
-    if not isinstance(path, str) or path not in _PATH_CODES:
-        raise InvalidParameterError(f"path: expected one of {PATH_MODES}, got {path!r}")
-    min_notional = _non_negative("min_notional", min_notional)
-    lot = _non_negative("lot", lot)
-    if not isinstance(size_to_equity, (bool, np.bool_)):
-        raise InvalidParameterError(f"size_to_equity: expected true or false, got {size_to_equity!r}")
-    seg_start, seg_end, seg_close, level_off, slot_off, prices, qty = _flatten(segments, n)
+    seg_start, seg_end, seg_close, level_off, slot_off, prices, qty = _flatten(segments, o.size)
     equity, base, cash, fills, fees, seg_fills, seg_fees, seg_pnl, seg_traded = _gridsim.simulate_grids(
         o, h, lo, c, seg_start, seg_end, seg_close, level_off, slot_off, prices, qty,
-        budget, fee, _PATH_CODES[path], min_notional, bool(size_to_equity), lot)
+        budget, fee, code, min_notional, bool(size_to_equity), lot)
     return SimulationResult(
         equity=equity, base=base, cash=float(cash), fills=int(fills), fees=float(fees),
         seg_fills=seg_fills, seg_fees=seg_fees, seg_pnl=seg_pnl, seg_traded=seg_traded,
@@ -492,24 +501,9 @@ def simulate_windows(
     ``simulate_grids(open[start:end], ..., [Segment(0, end - start, slots)], budget=budgets[k],
     ...).equity[-1]``, without validating the bars and settings again for every window.
     """
-    o = _bars(open, "open")
-    h = _bars(high, "high")
-    lo = _bars(low, "low")
-    c = _bars(close, "close")
+    o, h, lo, c, fee, code, min_notional, lot = _checked_run(open, high, low, close, fee, path, min_notional, lot,
+                                                             size_to_equity)
     n = o.size
-    if not h.size == lo.size == c.size == n:
-        raise InvalidParameterError(
-            f"open, high, low, close: expected equal lengths, got open={n}, high={h.size}, "
-            f"low={lo.size}, close={c.size}")
-    fee = _non_negative("fee", fee)
-    if fee >= 0.1:
-        raise InvalidParameterError(f"fee: expected a rate in [0, 0.1), got {fee!r}")
-    if not isinstance(path, str) or path not in _PATH_CODES:
-        raise InvalidParameterError(f"path: expected one of {PATH_MODES}, got {path!r}")
-    min_notional = _non_negative("min_notional", min_notional)
-    lot = _non_negative("lot", lot)
-    if not isinstance(size_to_equity, (bool, np.bool_)):
-        raise InvalidParameterError(f"size_to_equity: expected true or false, got {size_to_equity!r}")
     if isinstance(windows, (str, bytes)) or not hasattr(windows, "__len__"):
         raise InvalidParameterError(f"windows: expected a sequence of (start, end, slots), got {type(windows).__name__}")
     budgets = np.asarray(as_1d_numeric(budgets, "budgets", kinds=_NUMBER_KINDS), dtype=np.float64)
@@ -521,7 +515,6 @@ def simulate_windows(
     close_at_end = np.ones(1, dtype=np.uint8)
     level_off = np.zeros(2, dtype=np.int64)
     slot_off = np.zeros(2, dtype=np.int64)
-    code = _PATH_CODES[path]
     for k, window in enumerate(windows):
         try:
             start, end, slots = window
