@@ -147,8 +147,7 @@ def run_policy(name: str, bars: Bars, wishes: Sequence[GridSpec | None], exchang
                      losing, stops, closing_cost, tuple(grids))
 
 
-def forward_grid_pnl(bars: Bars, specs: Sequence[GridSpec | None], horizon: int, exchange: Exchange,
-                     slot_cache: dict | None = None) -> np.ndarray:
+def forward_grid_pnl(bars: Bars, specs: Sequence[GridSpec | None], horizon: int, exchange: Exchange) -> np.ndarray:
     """What a grid started after each hour would have earned: per hour ``t`` with a spec, the grid
     runs from the first bar of hour ``t + 1`` to the last bar of hour ``t + horizon``, is closed
     there (inventory sold, fee paid), and its result is a fraction of its allocation. NaN without
@@ -159,17 +158,15 @@ def forward_grid_pnl(bars: Bars, specs: Sequence[GridSpec | None], horizon: int,
     """
     n = bars.n_hours
     out = np.full(n, np.nan)
-    cache = {} if slot_cache is None else slot_cache
     counts = np.diff(bars.hour_start)
     hours, windows, budgets = [], [], []
     for t in range(max(0, n - horizon)):
         spec = specs[t]
         if spec is None or not (counts[t + 1:t + 1 + horizon] > 0).all():
             continue
-        slots = cache.get(spec)
-        if slots is None:
-            slots = cache[spec] = grid_slots(spec.lower, spec.upper, spec.levels, spec.spacing_mode, spec.allocation,
-                                             tick=bars.tick, lot=bars.lot, min_notional=exchange.min_notional)
+        # the discovered range moves almost every hour, so the slots are built per hour (no cache)
+        slots = grid_slots(spec.lower, spec.upper, spec.levels, spec.spacing_mode, spec.allocation,
+                           tick=bars.tick, lot=bars.lot, min_notional=exchange.min_notional)
         hours.append(t)
         windows.append((int(bars.hour_start[t + 1]), int(bars.hour_start[t + 1 + horizon]), slots))
         budgets.append(spec.allocation)

@@ -512,6 +512,9 @@ def simulate_windows(
     if budgets.size and not (np.isfinite(budgets).all() and (budgets > 0.0).all()):
         raise InvalidParameterError("budgets: expected finite numbers > 0")
     out = np.empty(len(windows), dtype=np.float64)
+    # one segment per call; its arrays are made once and only their ends change
+    seg_start = np.zeros(1, dtype=np.int64)
+    seg_end = np.zeros(1, dtype=np.int64)
     close_at_end = np.ones(1, dtype=np.uint8)
     level_off = np.zeros(2, dtype=np.int64)
     slot_off = np.zeros(2, dtype=np.int64)
@@ -526,10 +529,9 @@ def simulate_windows(
                 or not isinstance(end, (int, np.integer)) or not 0 <= start < end <= n):
             raise InvalidParameterError(f"windows[{k}]: expected 0 <= start < end <= {n}, got ({start!r}, {end!r})")
         a, b = int(start), int(end)
-        level_off[1], slot_off[1] = slots.prices.size, slots.qty.size
+        seg_end[0], level_off[1], slot_off[1] = b - a, slots.prices.size, slots.qty.size
         equity = _gridsim.simulate_grids(
-            o[a:b], h[a:b], lo[a:b], c[a:b], np.zeros(1, dtype=np.int64), np.full(1, b - a, dtype=np.int64),
-            close_at_end, level_off, slot_off, slots.prices, slots.qty, float(budgets[k]), fee, code, min_notional,
+            o[a:b], h[a:b], lo[a:b], c[a:b], seg_start, seg_end, close_at_end, level_off, slot_off, slots.prices, slots.qty, float(budgets[k]), fee, code, min_notional,
             bool(size_to_equity), lot)[0]
         out[k] = equity[-1]
     return out
